@@ -1,0 +1,32 @@
+"""workbench: emotion vectors in open LLMs, from residual streams to steering.
+
+The public API is imported lazily, so ``import workbench`` does no work.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_model": "workbench.models",
+    "ModelSpec": "workbench.models.spec",
+    "ModelAdapter": "workbench.models.adapter",
+    "load_ratings": "workbench.data.ratings",
+    "Ratings": "workbench.data.ratings",
+    "StoryActivations": "workbench.collect.activations",
+    "WorkbenchError": "workbench.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))

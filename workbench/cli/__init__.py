@@ -1,0 +1,65 @@
+"""The ``workbench`` command: a thin layer over the public functions.
+
+Each sub-command lives in its own module of this package, which exposes
+``register(subparsers)``; the module adds its parser and sets ``func`` to a
+function taking the parsed namespace. User errors (:class:`WorkbenchError`)
+print one clear message and exit with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["main", "build_parser"]
+
+# name -> module; every module defines register(subparsers).
+COMMANDS: dict[str, str] = {
+    "collect": "workbench.cli.collect_cmd",
+    "corpus": "workbench.cli.corpus_cmd",
+    "generate": "workbench.cli.generate_cmd",
+    "analyze": "workbench.cli.analyze_cmd",
+    "compare": "workbench.cli.analyze_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Emotion vectors in open LLMs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seen = set()
+    for module_name in COMMANDS.values():
+        if module_name in seen:
+            continue
+        seen.add(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # that command is not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"workbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``StoryActivations``: per-text mean ``resid_post`` at every layer, with save and load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from workbench.errors import RunFolderError
+from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+
+__all__ = ["StoryActivations", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+TENSORS_FILE = "activations.safetensors"
+MANIFEST_FILE = "manifest.json"
+TEXTS_FILE = "texts.jsonl"
+
+
+@dataclass(frozen=True, eq=False)
+class StoryActivations:
+    """Mean residual stream of each text at each layer.
+
+    ``means[i, j]`` is the fp32 mean of ``resid_post`` of block ``layers[j]``
+    over the tokens of text ``i`` at positions ``>= token_offset`` (padding and
+    BOS never pooled); ``n_tokens[i]`` is how many tokens that mean covers.
+    ``meta[i]`` describes text ``i`` (``emotion``, ``topic``, ``story``, ``kind``:
+    ``"story"`` or ``"neutral"``). ``params`` holds the collect settings and
+    ``spec`` the model spec, so the numbers can be reproduced.
+    """
+
+    means: torch.Tensor  # float32 [n_texts, n_layers, d_model]
+    n_tokens: torch.Tensor  # int64 [n_texts]
+    layers: tuple[int, ...]
+    meta: tuple[dict, ...]
+    spec: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # timings, versions, corpus sha256, skipped texts
+
+    def __post_init__(self):
+        if self.means.ndim != 3:
+            raise ValueError(f"means must be [n_texts, n_layers, d_model], got shape {tuple(self.means.shape)}")
+        n, n_layers, _ = self.means.shape
+        if self.n_tokens.shape != (n,):
+            raise ValueError(f"n_tokens has shape {tuple(self.n_tokens.shape)}, expected ({n},)")
+        if len(self.layers) != n_layers:
+            raise ValueError(f"{len(self.layers)} layer indices for {n_layers} layers in means")
+        if len(self.meta) != n:
+            raise ValueError(f"{len(self.meta)} meta rows for {n} texts")
+
+    def __len__(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def d_model(self) -> int:
+        return self.means.shape[2]
+
+    @property
+    def emotions(self) -> tuple[str | None, ...]:
+        """The emotion of each text (``None`` for neutral texts)."""
+        return tuple(m.get("emotion") for m in self.meta)
+
+    def select(self, mask) -> StoryActivations:
+        """The texts where ``mask`` (a sequence of bools or indices) holds."""
+        idx = torch.as_tensor(mask)
+        if idx.dtype == torch.bool:
+            idx = torch.nonzero(idx).flatten()
+        rows = idx.tolist()
+        return StoryActivations(self.means[idx], self.n_tokens[idx], self.layers,
+                                tuple(self.meta[i] for i in rows), self.spec, self.params, self.info)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``activations.safetensors``, ``texts.jsonl`` and, last, ``manifest.json``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        from safetensors.torch import save as save_bytes
+
+        blob = save_bytes({"means": self.means.contiguous(), "n_tokens": self.n_tokens.contiguous()})
+        atomic_write_bytes(directory / TENSORS_FILE, blob)
+        lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(self.meta))
+        atomic_write_text(directory / TEXTS_FILE, lines)
+        # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
+        atomic_write_json(directory / MANIFEST_FILE, {
+            "format_version": FORMAT_VERSION,
+            "collect": {
+                "n_texts": len(self),
+                "layers": list(self.layers),
+                "d_model": self.d_model,
+                "model": self.spec,
+                "params": self.params,
+                "info": self.info,
+            },
+        })
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> StoryActivations:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise RunFolderError(f"activations folder {directory} does not exist")
+        manifest = read_json(directory / MANIFEST_FILE) if (directory / MANIFEST_FILE).exists() else None
+        if manifest is None:
+            raise RunFolderError(f"{directory} has no {MANIFEST_FILE}: the collect did not finish "
+                                 f"(run `workbench collect ... --out {directory}` again to resume)")
+        if manifest.get("format_version") != FORMAT_VERSION or "collect" not in manifest:
+            raise RunFolderError(f"{directory / MANIFEST_FILE}: run folder format {manifest.get('format_version')!r}"
+                                 f"{'' if 'collect' in manifest else ' without a collect section'}; this "
+                                 f"workbench reads format {FORMAT_VERSION}: collect again with this version")
+        section = manifest["collect"]
+        for name in (TENSORS_FILE, TEXTS_FILE):
+            if not (directory / name).is_file():
+                raise RunFolderError(f"{directory} lacks {name}; collect again")
+        tensors = load_file(directory / TENSORS_FILE)
+        meta = []
+        for line in (directory / TEXTS_FILE).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            row.pop("index", None)
+            meta.append(row)
+        return cls(tensors["means"], tensors["n_tokens"], tuple(section["layers"]), tuple(meta),
+                   section.get("model", {}), section.get("params", {}), section.get("info", {}))

@@ -1,0 +1,29 @@
+"""Error types. A user error names the input and what is wrong with it.
+
+The CLI turns any :class:`WorkbenchError` into a one-paragraph message and exit
+code 2, with no traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WorkbenchError", "InputError", "ModelLoadError", "OfflineError", "RunFolderError"]
+
+
+class WorkbenchError(Exception):
+    """Base class of the errors a user can fix by changing an input."""
+
+
+class InputError(WorkbenchError, ValueError):
+    """An input (file, argument, value) is missing, malformed or inconsistent."""
+
+
+class ModelLoadError(WorkbenchError):
+    """A model cannot be loaded as asked (unknown name, unsupported architecture, bad weights)."""
+
+
+class OfflineError(ModelLoadError):
+    """Something needs the model or dataset hub, and no hub is reachable."""
+
+
+class RunFolderError(WorkbenchError):
+    """A run folder lacks an artefact, or holds an incomplete or older-format one."""

@@ -1,0 +1,144 @@
+"""``ModelAdapter``: one interface over the hookable backends.
+
+Every backend exposes the output of each decoder block (``resid_post``) through
+:meth:`ModelAdapter.run_blocks`, and applies the interventions pushed with
+:meth:`ModelAdapter.intervene` to every forward pass and generation it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar
+
+import torch
+import torch.nn as nn
+
+from workbench.errors import InputError, ModelLoadError
+from workbench.models.blocks import get_module
+from workbench.models.spec import ModelSpec
+
+__all__ = ["ModelAdapter", "Reader", "Intervention"]
+
+Reader = Callable[[int, torch.Tensor], None]  # (layer, block output [batch, seq, d_model])
+Intervention = Callable[[torch.Tensor], torch.Tensor]  # block output -> new block output
+
+_FINAL_NORM_NAMES = ("norm", "final_layernorm", "ln_f", "final_norm")
+
+
+class ModelAdapter(ABC):
+    """A loaded model with hooks on its decoder blocks.
+
+    Attributes: ``name``, ``spec`` (:class:`ModelSpec`), ``hf_model``,
+    ``tokenizer``, ``n_layers``, ``d_model``, ``native`` (the backend object:
+    a TransformerLens ``TransformerBridge`` or an nnsight model).
+    """
+
+    backend: ClassVar[str]
+
+    def __init__(self, hf_model: nn.Module, tokenizer, spec: ModelSpec):
+        self.hf_model = hf_model
+        self.tokenizer = tokenizer
+        self.spec = spec
+        config = hf_model.config.get_text_config()
+        self.n_layers: int = int(config.num_hidden_layers)
+        self.d_model: int = int(config.hidden_size)
+        self._interventions: list[tuple[int, Intervention]] = []
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, n_layers={self.n_layers}, d_model={self.d_model}, "
+                f"dtype={self.spec.dtype}, backend={self.backend!r})")
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    @abstractmethod
+    def native(self):
+        """The backend's own model object."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf_model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.hf_model.parameters()).dtype
+
+    @property
+    def body(self) -> nn.Module:
+        """The decoder stack without the LM head (embeddings, blocks, final norm)."""
+        return self.hf_model.base_model
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return get_module(self.hf_model, self.spec.block_path)
+
+    @property
+    def final_norm(self) -> nn.Module:
+        for name in _FINAL_NORM_NAMES:
+            module = getattr(self.body, name, None)
+            if isinstance(module, nn.Module):
+                return module
+        raise ModelLoadError(f"no final norm ({'/'.join(_FINAL_NORM_NAMES)}) in {type(self.body).__name__}")
+
+    def check_layers(self, layers: Iterable[int] | str | int | None) -> tuple[int, ...]:
+        """Validate layer indices (``"all"`` or ``None`` means every block; negatives count from the end)."""
+        if layers is None or layers == "all":
+            return tuple(range(self.n_layers))
+        if isinstance(layers, int):
+            layers = [layers]
+        out = []
+        for layer in layers:
+            if isinstance(layer, bool) or not isinstance(layer, int):
+                raise InputError(f"layer {layer!r} is not an integer")
+            if not -self.n_layers <= layer < self.n_layers:
+                raise InputError(f"layer {layer} is out of range: {self.name} has {self.n_layers} blocks "
+                                 f"(0..{self.n_layers - 1})")
+            out.append(layer % self.n_layers)
+        if len(set(out)) != len(out):
+            raise InputError(f"layers listed twice: {list(layers)}")
+        return tuple(out)
+
+    @contextlib.contextmanager
+    def intervene(self, layer: int, fn: Intervention) -> Iterator[None]:
+        """Apply ``fn`` to the output of block ``layer`` in every forward pass inside the context."""
+        (layer,) = self.check_layers([layer])
+        entry = (layer, fn)
+        self._interventions.append(entry)
+        try:
+            yield
+        finally:
+            self._interventions.remove(entry)
+
+    @property
+    def active_interventions(self) -> tuple[tuple[int, Intervention], ...]:
+        return tuple(self._interventions)
+
+    def _apply_interventions(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        for at, fn in self._interventions:
+            if at == layer:
+                hidden = fn(hidden)
+        return hidden
+
+    @abstractmethod
+    def run_blocks(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, read: Reader,
+                   layers: Iterable[int] | None = None) -> None:
+        """Run the decoder body (never the LM head) and call ``read(layer, output)`` per block in ``layers``.
+
+        Blocks past the last needed one are not run.
+        """
+
+    @abstractmethod
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **generate_kwargs) -> torch.Tensor:
+        """``hf_model.generate`` with the active interventions applied at every step."""
+
+    @abstractmethod
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Full forward pass (with the active interventions); returns the logits."""
+
+
+class StopForward(Exception):
+    """Raised inside a hook to end a forward pass once the needed blocks have run."""

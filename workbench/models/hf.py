@@ -1,0 +1,188 @@
+"""Resolve a model name and load the Hugging Face model and tokenizer, strictly.
+
+Every weight of the model must be loaded from the checkpoint: a missing or
+unexpected weight is an error, never a warning. Multimodal checkpoints with a
+text-only loader in :data:`TEXT_ONLY` load their language model alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from workbench.errors import InputError, ModelLoadError, OfflineError
+from workbench.models.registry import ALIASES, EMBEDDED
+from workbench.models.spec import DTYPES
+
+__all__ = ["Resolved", "resolve", "load_hf", "TEXT_ONLY", "torch_dtype", "sha256_file"]
+
+log = logging.getLogger(__name__)
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass(frozen=True)
+class TextOnly:
+    """How to load the language model of a multimodal checkpoint on its own."""
+
+    model_class: str  # a transformers class name
+    key_mapping: dict[str, str]
+    ignore_unexpected: tuple[str, ...]  # regexes of checkpoint keys that belong to other modalities
+
+
+# model_type of the checkpoint's config -> its text-only loader
+TEXT_ONLY: dict[str, TextOnly] = {
+    "gemma4": TextOnly(
+        "Gemma4ForCausalLM",
+        {r"^model\.language_model\.": "model."},
+        (r"^model\.(vision_tower|audio_tower|embed_vision|embed_audio|multi_modal_projector)\.",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    source: str  # embedded | gguf | directory | hub
+    location: str
+    extra: dict = field(default_factory=dict)
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    if name == "float16":
+        raise InputError("dtype 'float16' is refused: Gemma-family activations reach 6.6e4 and overflow it; "
+                         "use 'bfloat16' or 'float32'")
+    if name not in DTYPES:
+        raise InputError(f"dtype {name!r} is not one of {list(DTYPES)}")
+    return getattr(torch, name)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(name: str) -> Resolved:
+    """Turn an alias, a path or an HF id into where to load from; unknown names are errors."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"model name must be a non-empty string, got {name!r}")
+    if name in ALIASES:
+        target = ALIASES[name].target
+        return Resolved("embedded", name) if target == EMBEDDED else Resolved("hub", target)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise InputError(f"GGUF file {path} does not exist")
+        return Resolved("gguf", str(path.resolve()))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"model directory {path} has no config.json (expected a save_pretrained folder)")
+        return Resolved("directory", str(path.resolve()))
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+    if looks_like_path or path.exists():
+        raise InputError(f"model path {path} does not exist")
+    if _HF_ID.match(name):
+        return Resolved("hub", name)
+    known = ", ".join(f"{k} ({v.description})" for k, v in ALIASES.items())
+    raise InputError(f"unknown model {name!r}: not an alias, a local path or an HF id (owner/name). "
+                     f"Known aliases: {known}")
+
+
+def _check_hub_available(repo_id: str, revision: str | None) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    from workbench.env import ensure_offline_if_unreachable
+
+    if not ensure_offline_if_unreachable():
+        return
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if not isinstance(cached, str):
+        raise OfflineError(
+            f"model {repo_id!r} is not available offline: no hub is reachable and it is not in the "
+            f"Hugging Face cache. Download it once on a machine with hub access "
+            f"(`huggingface-cli download {repo_id}`), or save it with save_pretrained and pass the folder path.")
+
+
+def _check_gguf_architecture(path: Path) -> str:
+    from gguf import GGUFReader
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    reader = GGUFReader(str(path))
+    arch_field = reader.fields.get("general.architecture")
+    if arch_field is None:
+        raise ModelLoadError(f"GGUF file {path} has no general.architecture field")
+    arch = bytes(arch_field.parts[arch_field.data[0]]).decode("utf-8")
+    if arch not in GGUF_SUPPORTED_ARCHITECTURES:
+        raise ModelLoadError(f"GGUF file {path} has architecture {arch!r}, which transformers cannot load "
+                             f"from GGUF; supported: {sorted(GGUF_SUPPORTED_ARCHITECTURES)}")
+    return arch
+
+
+def _strict(info: dict, where: str, ignore_unexpected: tuple[str, ...] = ()) -> None:
+    missing = list(info.get("missing_keys") or [])
+    unexpected = [k for k in info.get("unexpected_keys") or []
+                  if not any(re.search(p, k) for p in ignore_unexpected)]
+    mismatched = list(info.get("mismatched_keys") or [])
+    if missing or unexpected or mismatched:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {sorted(map(str, keys))[:5]})")
+        raise ModelLoadError(f"weights of {where} do not match the model: " + "; ".join(parts))
+
+
+def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_map=None,
+            revision: str | None = None):
+    """Load ``(hf_model, tokenizer, info)`` strictly; ``info`` holds architecture and weights sha256."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    if resolved.source == "embedded":
+        from workbench.models.embedded import load_embedded
+
+        return load_embedded(dtype=dtype, device=device, device_map=device_map)
+    common = {"dtype": dtype, "attn_implementation": "eager"}
+    if device_map is not None:
+        common["device_map"] = device_map
+    loc = resolved.location
+    if resolved.source == "gguf":
+        path = Path(loc)
+        arch = _check_gguf_architecture(path)
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model, info = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                           output_loading_info=True, **common)
+        _strict(info, str(path))
+        model.config.architectures = [type(model).__name__]
+        extra = {"gguf_architecture": arch, "weights_sha256": sha256_file(path)}
+    else:
+        if resolved.source == "hub":
+            _check_hub_available(loc, revision)
+        kw = {"revision": revision} if revision else {}
+        config = AutoConfig.from_pretrained(loc, **kw)
+        text_only = TEXT_ONLY.get(config.model_type)
+        tok = AutoTokenizer.from_pretrained(loc, **kw)
+        if text_only is not None:
+            import transformers
+
+            cls = getattr(transformers, text_only.model_class)
+            model, info = cls.from_pretrained(loc, config=config.get_text_config(), key_mapping=text_only.key_mapping,
+                                              output_loading_info=True, **common, **kw)
+            _strict(info, loc, text_only.ignore_unexpected)
+        else:
+            model, info = AutoModelForCausalLM.from_pretrained(loc, output_loading_info=True, **common, **kw)
+            _strict(info, loc)
+        extra = {}
+        weights = sorted(Path(loc).glob("*.safetensors")) if resolved.source == "directory" else []
+        if len(weights) == 1:
+            extra["weights_sha256"] = sha256_file(weights[0])
+    if device_map is None:
+        model.to(device)
+    model.eval()
+    if not model.config.architectures:
+        model.config.architectures = [type(model).__name__]
+    return model, tok, {"architecture": type(model).__name__, **extra}
