@@ -33,8 +33,9 @@ def _batch(tokenizer, side):
 
 
 def _reference(model, enc):
+    positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # what HF generate uses
     with torch.no_grad():
-        out = model(**enc, output_hidden_states=True)
+        out = model(**enc, position_ids=positions, output_hidden_states=True)
     return out.hidden_states
 
 

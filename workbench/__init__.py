@@ -16,6 +16,10 @@ _EXPORTS = {
     "load_ratings": "workbench.data.ratings",
     "Ratings": "workbench.data.ratings",
     "StoryActivations": "workbench.collect.activations",
+    "collect": "workbench.collect",
+    "load_corpus": "workbench.data.corpus",
+    "Corpus": "workbench.data.corpus",
+    "load_neutral_texts": "workbench.data.neutral",
     "WorkbenchError": "workbench.errors",
 }
 

@@ -128,7 +128,8 @@ class ModelAdapter(ABC):
                    layers: Iterable[int] | None = None) -> None:
         """Run the decoder body (never the LM head) and call ``read(layer, output)`` per block in ``layers``.
 
-        Blocks past the last needed one are not run.
+        Blocks past the last needed one are not run. Position ids are computed from
+        ``attention_mask``, so a row gives the same values whatever its padding side.
         """
 
     @abstractmethod
@@ -138,6 +139,11 @@ class ModelAdapter(ABC):
     @abstractmethod
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Full forward pass (with the active interventions); returns the logits."""
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions counted from each row's first real token, so left and right padding agree."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 class StopForward(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from workbench.models.adapter import ModelAdapter
+from workbench.models.adapter import ModelAdapter, position_ids_from_mask
 from workbench.models.backend_tl import shared_tokenizer
 
 __all__ = ["NNsightAdapter"]
@@ -61,7 +61,8 @@ class NNsightAdapter(ModelAdapter):
     def run_blocks(self, input_ids, attention_mask, read, layers=None):
         layers = self.check_layers(layers)
         last = max(layers + tuple(at for at, _ in self._interventions))
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
+                  "position_ids": position_ids_from_mask(attention_mask)}
         with torch.inference_mode(), self._model.trace(inputs, use_cache=False) as tracer:
             self._step(read, set(layers), last)
             tracer.stop()
@@ -79,7 +80,8 @@ class NNsightAdapter(ModelAdapter):
         return out
 
     def logits(self, input_ids, attention_mask):
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
+                  "position_ids": position_ids_from_mask(attention_mask)}
         if not self._interventions:
             with torch.inference_mode():
                 return self.hf_model(**inputs, use_cache=False).logits

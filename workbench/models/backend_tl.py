@@ -13,7 +13,7 @@ import logging
 
 import torch
 
-from workbench.models.adapter import ModelAdapter, StopForward
+from workbench.models.adapter import ModelAdapter, StopForward, position_ids_from_mask
 
 __all__ = ["TransformerLensAdapter", "supports"]
 
@@ -88,7 +88,8 @@ class TransformerLensAdapter(ModelAdapter):
         last = max(layers + tuple(at for at, _ in self._interventions))
         with torch.inference_mode(), self._bridge.hooks(fwd_hooks=self._hooks(read, layers, last)):
             try:
-                self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+                self.body(input_ids=input_ids, attention_mask=attention_mask,
+                          position_ids=position_ids_from_mask(attention_mask), use_cache=False)
             except StopForward:
                 pass
 
@@ -98,4 +99,5 @@ class TransformerLensAdapter(ModelAdapter):
 
     def logits(self, input_ids, attention_mask):
         with torch.inference_mode(), self._bridge.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):
-            return self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+            return self.hf_model(input_ids=input_ids, attention_mask=attention_mask,
+                                 position_ids=position_ids_from_mask(attention_mask), use_cache=False).logits

@@ -1,0 +1,50 @@
+"""``CollectConfig``: the settings of a collect, validated once, and the source of the CLI options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workbench.errors import InputError
+from workbench.models.spec import DTYPES
+
+__all__ = ["CollectConfig", "parse_layers"]
+
+
+def parse_layers(text: str):
+    """``"all"`` or a comma list of block indices (``"0,5,-1"``)."""
+    if text.strip() == "all":
+        return "all"
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise InputError(f"--layers must be 'all' or comma-separated integers, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    model: str = field(default="gemma-3-270m", metadata={"help": "alias, HF id, folder or .gguf file"})
+    corpus: str = field(default="bundled", metadata={"help": "JSONL file, folder, hf:OWNER/NAME[@split] or 'bundled'"})
+    neutral: str = field(default="bundled", metadata={"help": "neutral texts: 'bundled', a JSONL path, or 'none'"})
+    emotions: int | None = field(default=None, metadata={"help": "only the first N emotions of the corpus"})
+    layers: str = field(default="all", metadata={"help": "'all' or comma-separated block indices"})
+    token_offset: int = field(default=50, metadata={"help": "first pooled position (the BOS token is position 0)"})
+    max_length: int = field(default=512, metadata={"help": "texts are cut to this many tokens"})
+    max_tokens_per_batch: int = field(default=4096, metadata={"help": "padded tokens per forward pass"})
+    dtype: str = field(default="bfloat16", metadata={"help": f"one of {DTYPES}"})
+    backend: str = field(default="auto", metadata={"help": "auto, transformer_lens or nnsight"})
+    device: str = field(default="cpu", metadata={"help": "torch device"})
+    on_short: str = field(default="error", metadata={"help": "'error' or 'skip' for texts shorter than the offset"})
+    checkpoint_every: int = field(default=10, metadata={"help": "batches between checkpoints"})
+
+    def __post_init__(self):
+        if self.emotions is not None and self.emotions < 1:
+            raise InputError(f"--emotions must be >= 1, got {self.emotions}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"--dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.on_short not in ("error", "skip"):
+            raise InputError(f"--on-short must be 'error' or 'skip', got {self.on_short!r}")
+        for name in ("token_offset", "max_length", "max_tokens_per_batch", "checkpoint_every"):
+            value = getattr(self, name)
+            if value < (0 if name == "token_offset" else 1):
+                raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        parse_layers(self.layers)
