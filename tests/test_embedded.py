@@ -76,3 +76,16 @@ def test_converted_copy_equals_gguf_load(tmp_path):
     ours = wb.load_model("gemma-3-270m", dtype="float32", backend="nnsight").hf_model.state_dict()
     assert set(ours) == set(ref)
     assert all(torch.equal(ours[k], ref[k]) for k in ref)
+
+
+def test_fast_tokenizer_matches_auto_tokenizer(embedded):
+    from transformers import AutoTokenizer
+
+    from workbench.data.corpus import load_corpus
+    from workbench.models.embedded import converted_dir
+
+    auto = AutoTokenizer.from_pretrained(str(converted_dir()))
+    texts = list(load_corpus("bundled").texts[:60]) + [PARAGRAPH, "  a <bos> b\n\n\tc — “d” café 42"]
+    assert [embedded.tokenizer(t).input_ids for t in texts] == [auto(t).input_ids for t in texts]
+    assert embedded.tokenizer.bos_token_id == auto.bos_token_id == 2
+    assert embedded.tokenizer.pad_token_id == auto.pad_token_id

@@ -20,6 +20,8 @@ _EXPORTS = {
     "load_corpus": "workbench.data.corpus",
     "Corpus": "workbench.data.corpus",
     "load_neutral_texts": "workbench.data.neutral",
+    "validate": "workbench.data.validate",
+    "generate_stories": "workbench.data.generate",
     "WorkbenchError": "workbench.errors",
 }
 

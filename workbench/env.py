@@ -7,27 +7,44 @@ anything touches a hub. Nothing here runs at import time.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
-import socket
+import urllib.error
+import urllib.request
 
 __all__ = ["hub_offline", "ensure_offline_if_unreachable", "disable_transformer_lens_installs"]
 
 log = logging.getLogger(__name__)
-_HUB_HOST = ("huggingface.co", 443)
+HUB_TIMEOUT = 3.0  # seconds: one question to the hub, never the libraries' minutes of retries
 
 
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
 @functools.lru_cache(maxsize=1)
-def _hub_reachable(timeout: float = 1.5) -> bool:
+def _hub_reachable(timeout: float = HUB_TIMEOUT) -> bool:
+    """One HTTP request; only a JSON answer from the hub's API counts (a proxy accepting any
+    connection, or answering with its own page, does not)."""
+    url = f"{hub_endpoint()}/api/models?limit=1"
     try:
-        with socket.create_connection(_HUB_HOST, timeout=timeout):
-            return True
-    except OSError:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read(1 << 16)
+            status = response.status
+    except (OSError, ValueError):
         return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return status == 200 and isinstance(answer, list)
 
 
 def hub_offline() -> bool:

@@ -1,0 +1,54 @@
+"""The neutral texts: factual, emotion-free paragraphs that define the emotion-agnostic subspace.
+
+One JSON object per line: ``{"id": ..., "subject": ..., "text": ...}`` (METHOD.md section 4).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workbench.errors import InputError
+
+__all__ = ["load_neutral_texts", "DEFAULT_NEUTRAL"]
+
+DEFAULT_NEUTRAL = Path(__file__).resolve().parents[2] / "data" / "neutral_texts.jsonl"
+
+
+def load_neutral_texts(path: str | Path | None = None) -> tuple[str, ...]:
+    """The texts of a neutral-texts JSONL file (default: the project's ``data/neutral_texts.jsonl``).
+
+    Every row needs a non-empty string ``text``; ids, when given, must be unique.
+    Errors name the file and line.
+    """
+    path = Path(path) if path is not None else DEFAULT_NEUTRAL
+    if not path.is_file():
+        raise InputError(f"neutral texts file {path} does not exist")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"neutral texts file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    texts: list[str] = []
+    ids: dict[object, int] = {}
+    for line, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        where = f"neutral texts file {path}, line {line}"
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"{where}: missing or empty 'text' (keys: {sorted(row)})")
+        if "id" in row:
+            key = json.dumps(row["id"])
+            if key in ids:
+                raise InputError(f"{where}: id {row['id']!r} already used on line {ids[key]}")
+            ids[key] = line
+        texts.append(text)
+    if not texts:
+        raise InputError(f"neutral texts file {path} has no texts")
+    return tuple(texts)
