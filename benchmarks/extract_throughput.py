@@ -60,6 +60,11 @@ def main() -> None:
         for ids, mask, _ in padded:
             plain.model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask), use_cache=False)
 
+    def bridged():
+        body = models["transformer_lens"].body  # the same HF body, wrapped in place by TransformerLens
+        for ids, mask, _ in padded:
+            body(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask), use_cache=False)
+
     def collector(backend):
         def run():
             collect(models[backend], texts, token_offset=50, max_length=512,
@@ -77,7 +82,8 @@ def main() -> None:
             del logits
         return out
 
-    methods = {"bare_forward": bare, "collect_transformer_lens": collector("transformer_lens"),
+    methods = {"bare_forward": bare, "bare_forward_tl_bridge": bridged,
+               "collect_transformer_lens": collector("transformer_lens"),
                "collect_nnsight": collector("nnsight"), "naive_hidden_states": naive}
     bare()  # warm-up: allocators, kernels
     results = {name: {"seconds": float("inf"), "peak_mb": 0.0, "growth_mb": 0.0} for name in methods}

@@ -9,6 +9,7 @@ so block outputs are the raw HF ones.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 
 import torch
@@ -20,12 +21,30 @@ __all__ = ["TransformerLensAdapter", "supports"]
 log = logging.getLogger(__name__)
 
 
-def supports(hf_model) -> bool:
-    """Whether TransformerLens has an architecture adapter for this model."""
+def supported_architectures() -> frozenset[str]:
+    """Architectures TransformerLens has adapters for.
+
+    Importing TransformerLens takes seconds, so the list is kept in the cache
+    folder, one file per installed TransformerLens version.
+    """
+    from importlib.metadata import version
+
+    from workbench.io import atomic_write_json
+    from workbench.models.embedded import cache_dir
+
+    path = cache_dir() / f"transformer-lens-{version('transformer-lens')}-architectures.json"
+    if path.is_file():
+        return frozenset(json.loads(path.read_text()))
     from transformer_lens.factories.architecture_adapter_factory import SUPPORTED_ARCHITECTURES
 
+    atomic_write_json(path, sorted(SUPPORTED_ARCHITECTURES))
+    return frozenset(SUPPORTED_ARCHITECTURES)
+
+
+def supports(hf_model) -> bool:
+    """Whether TransformerLens has an architecture adapter for this model."""
     names = list(getattr(hf_model.config, "architectures", None) or []) + [type(hf_model).__name__]
-    return any(name in SUPPORTED_ARCHITECTURES for name in names)
+    return any(name in supported_architectures() for name in names)
 
 
 @contextlib.contextmanager
@@ -53,20 +72,24 @@ class TransformerLensAdapter(ModelAdapter):
 
     def __init__(self, hf_model, tokenizer, spec):
         super().__init__(hf_model, tokenizer, spec)
-        from transformer_lens.model_bridge import TransformerBridge
-
-        from workbench.env import disable_transformer_lens_installs
-
-        disable_transformer_lens_installs()
-        with shared_tokenizer(tokenizer) as tok:
-            self._bridge = TransformerBridge.boot_transformers(
-                spec.location, hf_model=hf_model, tokenizer=tok,
-                device=None if spec.device_map else str(self.device))
-        if self._bridge.tokenizer is not tokenizer:
-            log.debug("TransformerLens replaced the tokenizer; the workbench keeps its own")
+        self._bridge = None
 
     @property
     def native(self):
+        """The ``TransformerBridge``, built on first use (importing TransformerLens takes seconds).
+
+        Building it wraps the HF model's modules in place; values stay the raw HF ones.
+        """
+        if self._bridge is None:
+            from transformer_lens.model_bridge import TransformerBridge
+
+            from workbench.env import disable_transformer_lens_installs
+
+            disable_transformer_lens_installs()
+            with shared_tokenizer(self.tokenizer) as tok:
+                self._bridge = TransformerBridge.boot_transformers(
+                    self.spec.location, hf_model=self.hf_model, tokenizer=tok,
+                    device=None if self.spec.device_map else str(self.device))
         return self._bridge
 
     def _hooks(self, read, layers, stop_after: int | None):
@@ -86,7 +109,7 @@ class TransformerLensAdapter(ModelAdapter):
     def run_blocks(self, input_ids, attention_mask, read, layers=None):
         layers = self.check_layers(layers)
         last = max(layers + tuple(at for at, _ in self._interventions))
-        with torch.inference_mode(), self._bridge.hooks(fwd_hooks=self._hooks(read, layers, last)):
+        with torch.inference_mode(), self.native.hooks(fwd_hooks=self._hooks(read, layers, last)):
             try:
                 self.body(input_ids=input_ids, attention_mask=attention_mask,
                           position_ids=position_ids_from_mask(attention_mask), use_cache=False)
@@ -94,10 +117,10 @@ class TransformerLensAdapter(ModelAdapter):
                 pass
 
     def generate(self, input_ids, attention_mask, **generate_kwargs):
-        with torch.inference_mode(), self._bridge.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):
+        with torch.inference_mode(), self.native.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):
             return self.hf_model.generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
 
     def logits(self, input_ids, attention_mask):
-        with torch.inference_mode(), self._bridge.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):
+        with torch.inference_mode(), self.native.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):
             return self.hf_model(input_ids=input_ids, attention_mask=attention_mask,
                                  position_ids=position_ids_from_mask(attention_mask), use_cache=False).logits
