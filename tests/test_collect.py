@@ -16,7 +16,7 @@ WORDS = "the old man and the child opened the door of the house at night with a 
 def _texts(n=7, seed=0):
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         k = 12 + int(torch.randint(0, 30, (1,), generator=gen))
         out.append(" ".join(WORDS[int(j)] for j in torch.randint(0, len(WORDS), (k,), generator=gen)))
     return out
@@ -40,8 +40,11 @@ def _naive_means(model, tokenizer, texts, offset):
     for text in texts:
         ids = tokenizer(text, return_tensors="pt").input_ids
         last = {}
-        handle = model.model.layers[-1].register_forward_hook(
-            lambda mod, args, out: last.__setitem__("h", out[0] if isinstance(out, tuple) else out))
+
+        def keep(mod, args, out, last=last):
+            last["h"] = out[0] if isinstance(out, tuple) else out
+
+        handle = model.model.layers[-1].register_forward_hook(keep)
         with torch.no_grad():
             hs = model(ids, output_hidden_states=True).hidden_states
         handle.remove()

@@ -57,8 +57,10 @@ def test_collect_writes_the_run_folder(model_dir, tmp_path, capsys):
     ('{"emotion": "calm", "stories": ["x"]}\n{"emotion": "sad", "stories": [oops]}\n', (), "line 2"),
     ("", (), "no stories"),
     ('{"emotion": "calm", "topic": "t", "stories": ["the day"]}\n', (), r"text 0 \(emotion=calm.*3 tokens"),
-    ('{"emotion": "calm", "topic": "t", "stories": ["%s"]}\n' % STORY, ("--layers", "5"), "layer 5 is out of range"),
-    ('{"emotion": "calm", "topic": "t", "stories": ["%s"]}\n' % STORY, ("--layers", "one"), "--layers must be"),
+    (json.dumps({"emotion": "calm", "topic": "t", "stories": [STORY]}) + "\n", ("--layers", "5"),
+     "layer 5 is out of range"),
+    (json.dumps({"emotion": "calm", "topic": "t", "stories": [STORY]}) + "\n", ("--layers", "one"),
+     "--layers must be"),
 ])
 def test_collect_bad_inputs(model_dir, tmp_path, capsys, content, extra, message):
     corpus = tmp_path / "bad.jsonl"
