@@ -22,6 +22,13 @@ _EXPORTS = {
     "load_neutral_texts": "workbench.data.neutral",
     "validate": "workbench.data.validate",
     "generate_stories": "workbench.data.generate",
+    "emotion_vectors": "workbench.analysis",
+    "EmotionVectors": "workbench.analysis",
+    "analyze": "workbench.analysis",
+    "GeometryReport": "workbench.analysis",
+    "AnalysisSettings": "workbench.analysis",
+    "linear_cka": "workbench.analysis",
+    "compare_runs": "workbench.analysis",
     "WorkbenchError": "workbench.errors",
 }
 

@@ -101,6 +101,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     key = hashlib.sha256(json.dumps({"model": model.spec.to_dict(), "layers": list(layer_ids), **params},
                                     sort_keys=True).encode()).hexdigest()
     params["key"] = key
+    params["n_layers"] = model.n_layers  # the model's block count (layers may be a subset)
     out = Path(out) if out is not None else None
     if out is not None and (out / MANIFEST_FILE).is_file():
         done = read_json(out / MANIFEST_FILE).get("collect", {}).get("params", {})

@@ -1,0 +1,163 @@
+"""Bootstrap of the PC1-valence and PC2-arousal correlations, all resamples of a layer at once.
+
+Each replicate rebuilds the emotion matrix from resampled units (story means, or
+emotion vectors when no stories are given) with one ``embedding_bag``, forms the
+Gram matrix of its distinct emotions (weighted by multiplicity) with one batched
+product, and finds the two leading eigenvectors
+with :func:`~workbench.analysis.eig.top_eigh` warm-started from the full
+sample's. The neutral-projected condition reuses the same Gram matrix:
+``K_proj = K - (X Q')(X Q')'`` for the neutral basis ``Q``. A replicate's PC is
+signed to agree with the full sample's (sign-aligned) axis, not with the
+resampled ratings, so a replicate whose PC1 is another axis shows up as a low r.
+
+Layers run in parallel threads, each kernel single-threaded (see
+:mod:`workbench.analysis.threads`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from workbench.analysis.eig import top_eigh
+from workbench.analysis.stats import BootstrapDraws
+from workbench.analysis.threads import single_threaded
+
+__all__ = ["Condition", "bootstrap_pc_r"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What the bootstrap needs of one neutral-projection setting at every layer."""
+
+    basis: np.ndarray | None  # [L, k, d] neutral directions removed (zero rows allowed), None: no projection
+    axes: np.ndarray  # [L, 2, d] full-sample PC1 and PC2 axes, signed as reported
+    eigvecs: np.ndarray  # [L, n, p] full-sample unit scores of the top p PCs (warm start)
+
+
+def _reduce(S: torch.Tensor):
+    """Centre the units and, when d exceeds their number, express them in an orthonormal basis
+    of their row space (exact: every resample is a combination of these rows)."""
+    S = S - S.mean(dim=0, keepdim=True)
+    if S.shape[1] <= S.shape[0]:
+        return S, None
+    R, _ = torch.linalg.qr(S.T)  # [d, U]: S = S R R'
+    return S @ R, R
+
+
+def _unique_rows(emo: torch.Tensor, n_emotions: int):
+    """Per replicate, the distinct emotions drawn (padded with count 0) and their multiplicities."""
+    counts = torch.zeros(emo.shape[0], n_emotions, dtype=torch.float64)
+    counts.scatter_add_(1, emo, torch.ones(emo.shape, dtype=torch.float64))
+    present = counts > 0
+    width = int(present.sum(dim=1).max())
+    order = torch.argsort((~present).to(torch.int8), dim=1, stable=True)[:, :width]
+    return order, counts.gather(1, order)
+
+
+def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress):
+    """Bootstrap r for one layer. A replicate with emotion ``e`` drawn ``c`` times is solved as
+    the weighted problem on its distinct emotions: rows ``sqrt(c) (x_e - mean)``, whose Gram
+    matrix has the same non-zero spectrum as the replicate's, at about half the size."""
+    B, n = draws.emotions.shape
+    emo = torch.as_tensor(draws.emotions)
+    story = torch.as_tensor(np.ascontiguousarray(draws.units))
+    story_w = torch.as_tensor(np.ascontiguousarray(draws.weights), dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed + 7919 * layer)
+    S, R = _reduce(units[:, layer].double())
+    S32 = S.float()
+
+    def red(a):
+        a = torch.as_tensor(np.asarray(a, dtype=np.float64))
+        return (a @ R if R is not None else a).float()
+
+    # One product gives every projection a replicate needs: the reference axes of each
+    # condition (for the signs) and the neutral basis (for the projected Gram matrix).
+    blocks, slices, at = [], [], 0
+    for c in conditions:
+        parts = [red(c.axes[layer])] + ([] if c.basis is None else [red(c.basis[layer])])
+        blocks += parts
+        slices.append((slice(at, at + 2), None if c.basis is None else slice(at + 2, at + 2 + parts[1].shape[0])))
+        at += sum(part.shape[0] for part in parts)
+    W = torch.cat(blocks).T.contiguous()  # [r, q]
+    starts = [torch.as_tensor(c.eigvecs[layer]).float() for c in conditions]
+    out = np.full((len(conditions), B, 2), np.nan)
+    n_exact = 0
+    for lo in range(0, B, chunk):
+        hi = min(B, lo + chunk)
+        b = hi - lo
+        uniq, cnt = _unique_rows(emo[lo:hi], n)
+        rows = torch.arange(lo, hi)[:, None]
+        bag, bag_w = story[rows, uniq], story_w[rows, uniq]  # [b, M, k]
+        if bag.shape[-1] == 1:
+            X = S32[bag[..., 0]]
+        else:
+            k = bag.shape[-1]
+            X = F.embedding_bag(bag.reshape(-1, k), S32, per_sample_weights=bag_w.reshape(-1, k),
+                                mode="sum").view(b, uniq.shape[1], -1)
+        # Weighted centring in Gram space: rows sqrt(c_i) (x_i - mu), mu = sum_i c_i x_i / n.
+        c32 = cnt.float()
+        root = c32.sqrt()
+        G = X @ X.transpose(1, 2)
+        g = (G @ c32[..., None]) / n  # [b, M, 1]: x_i . mu
+        gg = (g.squeeze(-1) * c32).sum(dim=-1)[:, None, None] / n  # mu . mu
+        K = (G - g - g.transpose(1, 2) + gg) * (root[:, :, None] * root[:, None, :])
+        Z = X @ W
+        Z = (Z - (c32[..., None] * Z).sum(dim=1, keepdim=True) / n) * root[..., None]
+        y = ratings[:, uniq]  # [2, b, M]
+        yc = y - (cnt * y).sum(dim=-1, keepdim=True) / n
+        ynorm = (cnt * yc * yc).sum(dim=-1).sqrt()  # [2, b]
+        wy = (cnt.sqrt() * yc).permute(1, 2, 0)  # [b, M, 2]
+        mats, inits = [], []
+        for (_, q), v0 in zip(slices, starts):
+            P = None if q is None else Z[..., q]
+            mats.append(K if P is None else K - P @ P.transpose(1, 2))
+            inits.append(v0[uniq] * root[..., None])
+        _, vecs_all, ne = top_eigh(torch.cat(mats), torch.cat(inits), k=2, generator=gen)
+        n_exact += ne
+        for c, ((ax, _), vecs) in enumerate(zip(slices, vecs_all.split(b))):
+            sign = torch.sign((vecs * Z[..., ax]).sum(dim=1))  # agree with the full-sample axes
+            v = (vecs * torch.where(sign == 0, torch.ones_like(sign), sign)[:, None, :]).double()
+            mean = (cnt.sqrt()[..., None] * v).sum(dim=1) / n  # [b, 2]: mean of the replicate's scores
+            spread = ((v * v).sum(dim=1) - n * mean * mean).clamp_min(0.0).sqrt()
+            den = spread * ynorm.T
+            num = (v * wy).sum(dim=1)
+            r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
+                            torch.full_like(num, float("nan")))
+            out[c, lo:hi] = r.clamp(-1, 1).numpy()
+        if progress is not None:
+            progress(hi - lo)
+    return out, n_exact
+
+
+def bootstrap_pc_r(units, draws: BootstrapDraws, valence, arousal, conditions: list[Condition], *,
+                   chunk: int = 32, seed: int = 0, workers: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+    """Sign-aligned r of (PC1, valence) and (PC2, arousal) per replicate.
+
+    ``units`` ``[U, L, d]`` (rows grouped as ``draws`` expects); returns ``r``
+    ``[n_conditions, B, L, 2]`` and how many eigen problems needed the exact solver.
+    """
+    units = torch.as_tensor(units)
+    L = units.shape[1]
+    ratings = torch.as_tensor(np.stack([valence, arousal]).astype(np.float64))  # [2, n]
+    lock = threading.Lock()
+
+    def report(k):
+        if progress is not None:
+            with lock:
+                progress(k)
+
+    workers = workers or min(4, os.cpu_count() or 1, L)
+    with single_threaded(), ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda layer: _layer(layer, units, draws, ratings, conditions, chunk, seed,
+                                                     report), range(L)))
+    out = np.stack([r for r, _ in results], axis=2)  # [C, B, L, 2]
+    return out, sum(ne for _, ne in results)

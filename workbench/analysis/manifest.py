@@ -1,0 +1,50 @@
+"""Adding a stage's section to a run folder's ``manifest.json`` (atomically, keeping the others)."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from pathlib import Path
+
+from workbench.errors import RunFolderError
+from workbench.io import atomic_write_json, read_json
+
+__all__ = ["update_manifest", "sha256_file", "versions", "MANIFEST_FILE"]
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def update_manifest(directory: str | Path, section: str, content: dict, drop: tuple[str, ...] = ()) -> Path:
+    """Set ``manifest[section] = content``, drop the (now stale) sections ``drop``, keep the rest."""
+    path = Path(directory) / MANIFEST_FILE
+    manifest = read_json(path) if path.exists() else {"format_version": FORMAT_VERSION}
+    if not isinstance(manifest, dict):
+        raise RunFolderError(f"{path} does not hold a JSON object")
+    for name in drop:
+        manifest.pop(name, None)
+    manifest[section] = content
+    return atomic_write_json(path, manifest)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict:
+    import numpy
+    import scipy
+    import torch
+
+    try:
+        from importlib.metadata import version
+
+        workbench_version = version("workbench")
+    except Exception:  # not installed as a distribution
+        workbench_version = "unknown"
+    return {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "torch": torch.__version__, "workbench": workbench_version}

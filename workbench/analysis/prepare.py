@@ -1,0 +1,86 @@
+"""Lining up the analysis inputs: vectors, ratings and (optionally) the story activations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from workbench.analysis.checks import MIN_EMOTIONS, check_finite, check_finite_vectors, group_stories
+from workbench.errors import InputError
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    vectors: object  # EmotionVectors over the analysed emotions
+    valence: np.ndarray
+    arousal: np.ndarray
+    excluded: tuple[str, ...]
+    units: torch.Tensor | None  # [U, L, d] story means grouped by emotion, in vector order
+    counts: np.ndarray | None  # stories per emotion
+
+
+def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) -> Prepared:
+    unrated = [e for e in vectors.emotions if e not in ratings.emotions]
+    if unrated:
+        raise InputError(f"vectors and ratings do not match: {len(unrated)} emotion(s) of the vectors have no "
+                         f"rating: {unrated}")
+    rated = ratings.subset(vectors.emotions)
+    excluded: tuple[str, ...] = ()
+    if exclude_estimated:
+        excluded = tuple(e for e, est in zip(rated.emotions, rated.is_estimated) if est)
+        keep = [e for e in rated.emotions if e not in excluded]
+        rated = rated.subset(keep)
+        if excluded:
+            vectors = vectors.select(keep)
+    if len(vectors.emotions) < MIN_EMOTIONS:
+        raise InputError(f"the analysis needs at least {MIN_EMOTIONS} emotions, got {len(vectors.emotions)}"
+                         f"{' after excluding ' + str(list(excluded)) if excluded else ''}")
+    for kind in ("raw", "contrast", "projected"):
+        t = getattr(vectors, kind)
+        if t is not None:
+            check_finite_vectors(t, vectors.emotions, vectors.layers, f"emotion vectors ({kind})")
+    spread = vectors.contrast.double().pow(2).sum(dim=(1, 2))
+    flat = [vectors.layers[j] for j in torch.nonzero(spread <= 0).flatten().tolist()]
+    if flat:
+        raise InputError(f"emotion vectors: all emotions have the same vector at layer(s) {flat}; nothing to analyze")
+    units = counts = None
+    if story_acts is not None:
+        units, counts = _story_units(vectors, story_acts, excluded)
+    return Prepared(vectors, np.asarray(rated.valence, dtype=np.float64), np.asarray(rated.arousal, dtype=np.float64),
+                    excluded, units, counts)
+
+
+def _story_units(vectors, story_acts, excluded):
+    emotions, groups = group_stories(story_acts, "story_acts")
+    wanted = set(vectors.emotions) | set(excluded)
+    extra = sorted(set(emotions) - wanted)
+    missing = sorted(set(vectors.emotions) - set(emotions))
+    if extra or missing:
+        raise InputError(f"story_acts and vectors hold different emotions: without stories {missing}, "
+                         f"without a vector {extra}")
+    if tuple(story_acts.layers) != tuple(vectors.layers):
+        raise InputError(f"story_acts layers {list(story_acts.layers)} differ from the vectors' {list(vectors.layers)}")
+    by_emotion = dict(zip(emotions, groups))
+    order = [by_emotion[e] for e in vectors.emotions]
+    single = [e for e, g in zip(vectors.emotions, order) if len(g) < 2]
+    if single:
+        raise InputError(f"story-level bootstrap and split-half need at least 2 stories per emotion; "
+                         f"{len(single)} emotion(s) have one: {single}. Analyze without story activations "
+                         "(emotion-level bootstrap only) or add stories")
+    index = torch.cat(order)
+    units = story_acts.means[index]
+    check_finite(units, [story_acts.meta[i] for i in index.tolist()], story_acts.layers, "story_acts")
+    counts = np.array([len(g) for g in order])
+    # The vectors must be the means of these stories.
+    starts = np.cumsum(counts) - counts
+    raw = torch.stack([units[s:s + c].double().mean(dim=0) for s, c in zip(starts, counts)], dim=1)
+    ref = vectors.raw.double()
+    scale = ref.abs().amax().clamp_min(1e-30)
+    if (raw - ref).abs().amax() > 1e-4 * scale:
+        raise InputError("story_acts do not match the vectors: the vectors are not the means of these stories "
+                         "(build them with emotion_vectors(story_acts, ...))")
+    return units, counts

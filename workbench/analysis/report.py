@@ -1,0 +1,158 @@
+"""``GeometryReport``: the frozen result of :func:`workbench.analysis.analyze`, with save and load.
+
+Files in a run folder (``save``): ``layers.csv`` (one row per layer and
+neutral-projection setting), ``cka_debiased.csv``, ``cka_biased.csv`` and
+``valence_cosine.csv`` (layer x layer, on the contrast vectors),
+``valence_directions.safetensors`` (``directions`` on the contrast vectors,
+``directions_projected`` when projected vectors exist), ``summary.json``
+(peak layer and everything not in the tables, including the projected
+condition's matrices), and last the ``analysis`` section of ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench.analysis import report_io as rio
+from workbench.errors import InputError
+
+__all__ = ["ConditionResult", "GeometryReport", "STAT_COLUMNS", "LAYER_COLUMNS", "ANALYSIS_FILES"]
+
+STAT_COLUMNS = (
+    "pc1_valence_r", "pc1_valence_p", "pc1_valence_ci_low", "pc1_valence_ci_high", "pc1_valence_p_perm",
+    "pc1_valence_q", "pc1_valence_p_maxstat", "pc1_flipped",
+    "pc2_arousal_r", "pc2_arousal_p", "pc2_arousal_ci_low", "pc2_arousal_ci_high", "pc2_arousal_p_perm",
+    "pc2_arousal_q", "pc2_flipped", "best_arousal_pc", "best_arousal_r",
+    "valence_cv_r", "valence_alpha", "pc1_explained", "pc2_explained",
+    "split_a_pc1_valence_r", "split_b_pc1_valence_r", "neutral_k",
+)
+LAYER_COLUMNS = ("layer", "depth", "neutral_projection", "n_emotions") + STAT_COLUMNS
+ANALYSIS_FILES = ("layers.csv", "cka_debiased.csv", "cka_biased.csv", "valence_cosine.csv",
+                  "valence_directions.safetensors", "summary.json")
+_MATRICES = ("valence_cosine", "cka_debiased", "cka_biased")
+
+
+@dataclass(frozen=True, eq=False)
+class ConditionResult:
+    """Everything computed for one neutral-projection setting; per-layer arrays in ``columns``."""
+
+    neutral_projection: bool
+    columns: dict  # name in STAT_COLUMNS -> [n_layers] array
+    directions: np.ndarray  # [n_layers, d_model] unit ridge directions
+    valence_cosine: np.ndarray  # [n_layers, n_layers]
+    cka_debiased: np.ndarray
+    cka_biased: np.ndarray
+    cka_null_debiased: np.ndarray  # [2, n_layers, n_layers]: low and high of the shuffled-rows band
+    cka_null_biased: np.ndarray
+    peak: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        missing = [c for c in STAT_COLUMNS if c not in self.columns]
+        if missing:
+            raise InputError(f"condition result lacks column(s) {missing}")
+
+    @property
+    def label(self) -> str:
+        return "on" if self.neutral_projection else "off"
+
+    def to_summary(self, with_matrices: bool) -> dict:
+        out = dict(self.peak)
+        out["cka_null_debiased_low"], out["cka_null_debiased_high"] = rio.listify(self.cka_null_debiased)
+        out["cka_null_biased_low"], out["cka_null_biased_high"] = rio.listify(self.cka_null_biased)
+        if with_matrices:
+            for name in _MATRICES:
+                out[name] = rio.listify(getattr(self, name))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class GeometryReport:
+    emotions: tuple[str, ...]  # in the rows' order of the analysed vectors
+    layers: tuple[int, ...]
+    depth: np.ndarray  # [n_layers] layer / (n_model_layers - 1)
+    n_model_layers: int
+    conditions: tuple[ConditionResult, ...]  # projection off first, then on when available
+    settings: dict
+    excluded: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    timings: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+
+    def condition(self, neutral_projection: bool = False) -> ConditionResult:
+        for c in self.conditions:
+            if c.neutral_projection == neutral_projection:
+                return c
+        raise InputError("this analysis has no neutral-projected condition (no neutral texts were given)")
+
+    def layers_table(self) -> list[dict]:
+        """One dict per (condition, layer), keys in ``LAYER_COLUMNS`` order."""
+        rows = []
+        for c in self.conditions:
+            for j, layer in enumerate(self.layers):
+                row = {"layer": layer, "depth": float(self.depth[j]), "neutral_projection": c.neutral_projection,
+                       "n_emotions": len(self.emotions)}
+                row.update({name: rio.scalar(c.columns[name][j]) for name in STAT_COLUMNS})
+                rows.append(row)
+        return rows
+
+    def summary(self) -> dict:
+        primary = self.conditions[0]
+        out = dict(primary.peak)
+        out.update({
+            "neutral_projection": primary.neutral_projection,
+            "n_emotions": len(self.emotions),
+            "emotions_excluded": list(self.excluded),
+            "layers": list(self.layers),
+            "n_model_layers": self.n_model_layers,
+            "conditions": {c.label: c.to_summary(with_matrices=c is not primary) for c in self.conditions},
+            "settings": self.settings,
+            "notes": list(self.notes),
+            "timings": self.timings,
+        })
+        return out
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write the files listed in the module docstring, then the manifest's ``analysis`` section."""
+        from workbench.analysis.manifest import sha256_file, update_manifest, versions
+
+        start = time.perf_counter()
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        off = self.conditions[0]
+        rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())
+        for name in _MATRICES:
+            rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
+        tensors = {"directions": off.directions}
+        if len(self.conditions) > 1:
+            tensors["directions_projected"] = self.conditions[1].directions
+        rio.write_tensors(run_dir / "valence_directions.safetensors", tensors)
+        rio.write_json(run_dir / "summary.json", self.summary())
+        inputs = dict(self.inputs)
+        for name in ("activations.safetensors", "emotion_vectors.safetensors"):
+            if (run_dir / name).is_file():
+                inputs[f"{name} sha256"] = sha256_file(run_dir / name)
+        timings = dict(self.timings, save=round(time.perf_counter() - start, 3))
+        update_manifest(run_dir, "analysis", {
+            "files": list(ANALYSIS_FILES),
+            "emotions": list(self.emotions),
+            "emotions_excluded": list(self.excluded),
+            "layers": list(self.layers),
+            "n_model_layers": self.n_model_layers,
+            "conditions": [c.label for c in self.conditions],
+            "dtype": "float64 statistics; float32 directions",
+            "settings": self.settings,
+            "seed": self.settings.get("seed"),
+            "inputs": inputs,
+            "timings": timings,
+            "versions": versions(),
+            "notes": list(self.notes),
+        })
+        return run_dir
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> GeometryReport:
+        return rio.load_report(cls, ConditionResult, Path(run_dir), STAT_COLUMNS, _MATRICES)

@@ -1,0 +1,170 @@
+"""CSV, JSON and safetensors reading and writing for :class:`GeometryReport`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as save_bytes
+
+from workbench.errors import RunFolderError
+from workbench.io import atomic_write_bytes, atomic_write_text, read_json
+
+__all__ = ["scalar", "listify", "write_layers_csv", "write_matrix_csv", "write_tensors", "write_json",
+           "read_layers_csv", "read_matrix_csv", "load_report"]
+
+_BOOL_COLUMNS = ("neutral_projection", "pc1_flipped", "pc2_flipped")
+_INT_COLUMNS = ("layer", "n_emotions", "best_arousal_pc")
+
+
+def scalar(x):
+    """A numpy scalar as a plain Python value (NaN stays a float NaN)."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    return float(x)
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.generic,)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def listify(a) -> list:
+    """Nested lists of an array, NaN as None (valid JSON)."""
+    return _clean(np.asarray(a, dtype=np.float64))
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    return "" if math.isnan(v) else format(v, ".10g")
+
+
+def write_layers_csv(path: Path, columns, rows) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([_cell(row[c]) for c in columns])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_matrix_csv(path: Path, layers, matrix) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["layer"] + [str(x) for x in layers])
+    for layer, row in zip(layers, np.asarray(matrix)):
+        w.writerow([str(layer)] + [_cell(v) for v in row])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_tensors(path: Path, arrays: dict) -> None:
+    tensors = {k: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32) for k, v in arrays.items()}
+    atomic_write_bytes(path, save_bytes(tensors))
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _parse(name: str, text: str, path: Path, line: int):
+    if name in _BOOL_COLUMNS:
+        if text not in ("true", "false"):
+            raise RunFolderError(f"{path}, line {line}: {name} is {text!r}, expected true or false")
+        return text == "true"
+    if text == "":
+        return math.nan
+    try:
+        return int(text) if name in _INT_COLUMNS else float(text)
+    except ValueError:
+        raise RunFolderError(f"{path}, line {line}: {name} is {text!r}, not a number") from None
+
+
+def read_layers_csv(path: Path, columns) -> list[dict]:
+    if not path.is_file():
+        raise RunFolderError(f"{path} does not exist: run `workbench analyze {path.parent}` first")
+    reader = csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RunFolderError(f"{path} lacks column(s) {missing}; analyze again with this version")
+    return [{c: _parse(c, row[c], path, i) for c in columns} for i, row in enumerate(reader, start=2)]
+
+
+def read_matrix_csv(path: Path, layers) -> np.ndarray:
+    if not path.is_file():
+        raise RunFolderError(f"{path} does not exist: run `workbench analyze {path.parent}` first")
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    header = [int(x) for x in rows[0][1:]] if rows else []
+    if header != list(layers) or [int(r[0]) for r in rows[1:]] != list(layers):
+        raise RunFolderError(f"{path}: its layers do not match layers.csv ({list(layers)})")
+    return np.array([[math.nan if v == "" else float(v) for v in r[1:]] for r in rows[1:]])
+
+
+def _matrix(obj) -> np.ndarray:
+    return np.array([[math.nan if v is None else v for v in row] for row in obj], dtype=np.float64)
+
+
+def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
+    manifest = read_json(run_dir / "manifest.json")
+    section = manifest.get("analysis") if isinstance(manifest, dict) else None
+    if not section:
+        raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
+                             f"{run_dir}` (again; an interrupted analysis writes no section)")
+    from workbench.analysis.report import LAYER_COLUMNS
+
+    rows = read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
+    summary = read_json(run_dir / "summary.json")
+    try:
+        directions = load_file(run_dir / "valence_directions.safetensors")
+    except OSError:
+        raise RunFolderError(f"{run_dir}/valence_directions.safetensors is missing or unreadable") from None
+    layers = tuple(section["layers"])
+    conditions = []
+    for flag, label in ((False, "off"), (True, "on")):
+        sub = [r for r in rows if r["neutral_projection"] == flag]
+        if not sub:
+            continue
+        if [r["layer"] for r in sub] != list(layers):
+            raise RunFolderError(f"{run_dir}/layers.csv: layers {[r['layer'] for r in sub]} differ from the "
+                                 f"manifest's {list(layers)}")
+        info = summary["conditions"][label]
+        if flag:
+            mats = {m: _matrix(info[m]) for m in matrices}
+        else:
+            mats = {m: read_matrix_csv(run_dir / f"{m}.csv", layers) for m in matrices}
+        nulls = {k: np.stack([_matrix(info[f"cka_null_{k}_low"]), _matrix(info[f"cka_null_{k}_high"])])
+                 for k in ("debiased", "biased")}
+        peak = {k: v for k, v in info.items() if not k.startswith("cka") and k != "valence_cosine"}
+        cols = {c: np.array([r[c] for r in sub]) for c in stat_columns}
+        key = "directions_projected" if flag else "directions"
+        if key not in directions:
+            raise RunFolderError(f"{run_dir}/valence_directions.safetensors lacks {key!r}")
+        conditions.append(condition_cls(flag, cols, directions[key].double().numpy(), mats["valence_cosine"],
+                                        mats["cka_debiased"], mats["cka_biased"], nulls["debiased"],
+                                        nulls["biased"], peak))
+    depth = np.array([r["depth"] for r in rows if not r["neutral_projection"]])
+    return cls(tuple(section["emotions"]), layers, depth, int(section["n_model_layers"]), tuple(conditions),
+               section.get("settings", {}), tuple(section.get("emotions_excluded", ())),
+               tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}))

@@ -1,0 +1,132 @@
+"""``workbench analyze RUN_DIR`` and ``workbench compare RUN_DIR...``: thin layers over the analysis API."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.cli.options import add_dataclass_options, dataclass_from_args
+from workbench.errors import InputError
+
+__all__ = ["register"]
+
+
+def register(subparsers) -> None:
+    from workbench.analysis.settings import AnalysisSettings
+
+    p = subparsers.add_parser(
+        "analyze", help="emotion vectors and their geometry against valence and arousal",
+        description="Build emotion vectors from a collect run folder (stories: kind 'story'; neutral texts: "
+                    "kind 'neutral') and analyze them; writes emotion_vectors.safetensors, layers.csv, "
+                    "cka_debiased.csv, cka_biased.csv, valence_cosine.csv, valence_directions.safetensors, "
+                    "summary.json and the manifest's analysis section into RUN_DIR.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder written by `workbench collect`")
+    add_dataclass_options(p, AnalysisSettings)
+    p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
+    p.add_argument("--neutral-variance", type=float, default=0.5,
+                   help="share of the neutral texts' variance whose principal subspace is removed (default: 0.5)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    p.set_defaults(func=run_analyze)
+
+    c = subparsers.add_parser(
+        "compare", help="several analysed runs side by side by fractional depth",
+        description="One table by fractional depth (layer / (n_layers - 1)) across analysed runs, with debiased "
+                    "CKA between the runs' vectors at matching depth.")
+    c.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders analysed with `workbench analyze`")
+    c.add_argument("--out", type=Path, required=True, help="where to write the table (CSV)")
+    c.add_argument("--neutral-projection", action="store_true", help="compare the neutral-projected vectors")
+    c.set_defaults(func=run_compare)
+
+
+def _split(acts, run_dir):
+    kinds = [m.get("kind", "story") for m in acts.meta]
+    unknown = sorted({str(k) for k in kinds} - {"story", "neutral"})
+    if unknown:
+        raise InputError(f"{run_dir}/texts.jsonl: texts of kind {unknown}; expected 'story' or 'neutral'")
+    stories = [k == "story" for k in kinds]
+    if not any(stories):
+        raise InputError(f"{run_dir}: no story texts (kind 'story') among the {len(kinds)} texts")
+    neutral = [k == "neutral" for k in kinds]
+    return acts.select(stories), (acts.select(neutral) if any(neutral) else None)
+
+
+def _fmt(x, digits=2):
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _p(x):
+    return "n/a" if x is None else f"{x:.3g}"
+
+
+def headline(report) -> list[str]:
+    """The few lines a reader wants first, one block per neutral-projection setting."""
+    lines = []
+    for cond in report.conditions:
+        k = cond.peak
+        tag = f"neutral projection {'on' if cond.neutral_projection else 'off'}"
+        if k.get("peak_layer") is None:
+            lines.append(f"[{tag}] no layer has a defined PC1-valence r")
+            continue
+        chosen = "chosen on half A of the stories" if k.get("peak_r_other_half") is not None else "maximum over layers"
+        lines.append(f"[{tag}] peak PC1-valence: layer {k['peak_layer']} (depth {_fmt(k['peak_depth'])}, {chosen}): "
+                     f"r = {_fmt(k['peak_r'])} [{_fmt(k['peak_ci_low'])}, {_fmt(k['peak_ci_high'])}], "
+                     f"q = {_p(k['peak_q'])}, max-stat p = {_p(k.get('peak_max_stat_p'))}, "
+                     f"other half r = {_fmt(k.get('peak_r_other_half'))}")
+        if k.get("arousal_peak_layer") is not None:
+            lines.append(f"[{tag}] peak PC2-arousal: layer {k['arousal_peak_layer']}: r = {_fmt(k['arousal_peak_r'])} "
+                         f"[{_fmt(k['arousal_peak_ci_low'])}, {_fmt(k['arousal_peak_ci_high'])}], "
+                         f"q = {_p(k['arousal_peak_q'])}; best arousal PC there: PC{k.get('arousal_best_pc')} "
+                         f"(r = {_fmt(k.get('arousal_best_r'))})")
+        lines.append(f"[{tag}] held-out valence axis (ridge): r = {_fmt(k.get('peak_valence_cv_r'))} at the peak "
+                     f"layer; block {k['baseline_layer']} (lexical baseline): PC1 r = "
+                     f"{_fmt(k['baseline_pc1_valence_r'])}, held-out r = {_fmt(k['baseline_valence_cv_r'])}")
+    return lines
+
+
+def run_analyze(args) -> int:
+    from workbench.analysis import analyze, emotion_vectors
+    from workbench.analysis.settings import AnalysisSettings
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.ratings import load_ratings
+
+    settings = dataclass_from_args(AnalysisSettings, args)
+    acts = StoryActivations.load(args.run_dir)
+    stories, neutral = _split(acts, args.run_dir)
+    ratings = load_ratings(args.ratings)
+    if neutral is None:
+        print(f"no neutral texts in {args.run_dir}: neutral projection off only")
+    vectors = emotion_vectors(stories, neutral, args.neutral_variance)
+    vectors.save(args.run_dir)
+    report = analyze(vectors, ratings, stories, progress=args.progress, **settings.to_dict())
+    report.save(args.run_dir)
+    excluded = f", {len(report.excluded)} estimated ratings excluded" if report.excluded else ""
+    print(f"analyzed {args.run_dir}: {len(report.emotions)} emotions{excluded}, {len(report.layers)} layers, "
+          f"{settings.bootstrap} bootstrap resamples, {settings.permutations} permutations "
+          f"({report.timings.get('total', 0):.1f} s)")
+    for line in headline(report):
+        print(line)
+    print(f"wrote emotion_vectors.safetensors, layers.csv, cka_debiased.csv, cka_biased.csv, valence_cosine.csv, "
+          f"valence_directions.safetensors, summary.json to {args.run_dir}")
+    return 0
+
+
+def run_compare(args) -> int:
+    from workbench.analysis.compare import compare_runs
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.report_io import write_layers_csv
+    from workbench.analysis.vectors import EmotionVectors
+
+    names = [d.name or str(d) for d in args.run_dirs]
+    labels = names if len(set(names)) == len(names) else [str(d) for d in args.run_dirs]
+    if len(set(labels)) != len(labels):
+        raise InputError(f"the same run folder is given twice: {[str(d) for d in args.run_dirs]}")
+    reports = [GeometryReport.load(d) for d in args.run_dirs]
+    vectors = [EmotionVectors.load(d) for d in args.run_dirs]
+    columns, rows = compare_runs(labels, reports, vectors, args.neutral_projection)
+    write_layers_csv(args.out, columns, rows)
+    print(f"{'depth':>6}  " + "  ".join(f"{label[:18]:>18}" for label in labels))
+    for row in rows:
+        cells = [f"L{row[f'{label}:layer']:<3} r={row[f'{label}:pc1_valence_r']:.2f}" for label in labels]
+        print(f"{row['depth']:6.2f}  " + "  ".join(f"{c:>18}" for c in cells))
+    print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
