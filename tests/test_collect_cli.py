@@ -75,3 +75,14 @@ def test_collect_bad_inputs(model_dir, tmp_path, capsys, content, extra, message
 
     assert re.search(message, err), err
     assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_drop_flagged_is_recorded_in_the_manifest(model_dir, tmp_path):
+    corpus = _corpus(tmp_path / "c.jsonl", [
+        {"emotion": "calm", "topic": "a walk", "stories": [STORY, STORY + " and she was calm"]},
+        {"emotion": "sad", "topic": "a letter", "stories": [STORY + " was cold"]}])
+    assert main(_args(model_dir, corpus, tmp_path / "run", "--neutral", "none", "--drop-flagged")) == 0
+    info = json.loads((tmp_path / "run" / "manifest.json").read_text())["collect"]["info"]
+    assert [(d["kind"], d["emotion"], d["line"], d["story"]) for d in info["dropped_stories"]] == [
+        ("names_emotion", "calm", 1, 2)]
+    assert len(StoryActivations.load(tmp_path / "run")) == 2

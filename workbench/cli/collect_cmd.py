@@ -28,6 +28,10 @@ def texts_for(config: CollectConfig):
     corpus = load_corpus(config.corpus)
     if config.emotions is not None:
         corpus = corpus.head(config.emotions)
+    if config.drop_flagged:
+        from workbench.data.validate import drop_flagged, validate
+
+        corpus = drop_flagged(corpus, validate(corpus), kinds=("names_emotion", "duplicate", "empty"))
     texts, meta = list(corpus.texts), corpus.meta()
     if config.neutral != "none":
         neutral = load_neutral_texts(None if config.neutral == "bundled" else config.neutral)
@@ -45,7 +49,8 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True):
     acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
                    on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
-                   corpus_sha256=corpus.sha256)
+                   corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
+                                                            "dropped_stories": list(corpus.dropped)})
     return model, corpus, acts
 
 

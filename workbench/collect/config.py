@@ -35,6 +35,9 @@ class CollectConfig:
     device: str = field(default="cpu", metadata={"help": "torch device"})
     on_short: str = field(default="error", metadata={"help": "'error' or 'skip' for texts shorter than the offset"})
     checkpoint_every: int = field(default=10, metadata={"help": "batches between checkpoints"})
+    drop_flagged: bool = field(default=False, metadata={
+        "help": "leave out stories that `workbench corpus check` flags (naming their emotion, duplicates, "
+                "empty); what was dropped is recorded in the manifest"})
 
     def __post_init__(self):
         if self.emotions is not None and self.emotions < 1:

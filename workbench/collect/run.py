@@ -63,7 +63,7 @@ def _describe(i, meta, plan):
 def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
-            corpus_sha256: str | None = None) -> StoryActivations:
+            corpus_sha256: str | None = None, extra_info: dict | None = None) -> StoryActivations:
     """Mean ``resid_post`` of every text at every requested layer.
 
     Args:
@@ -78,6 +78,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
         out: a folder to save to; enables checkpoints, resume and reuse.
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
+        extra_info: more to record in ``info`` (e.g. the stories a validation dropped).
     """
     if on_short not in ("error", "skip"):
         raise InputError(f"on_short must be 'error' or 'skip', got {on_short!r}")
@@ -145,7 +146,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
-            "versions": _versions()}
+            "versions": _versions(), **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
     acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info)
