@@ -47,7 +47,7 @@ def main() -> None:
     models = {backend: wb.load_model("gemma-3-270m", dtype=args.dtype, backend=backend)
               for backend in ("transformer_lens", "nnsight")}
     model = models["transformer_lens"]
-    model.native  # build the TransformerLens bridge now (it is built on first use), so it wraps the body
+    _ = model.native  # build the TransformerLens bridge now (it is built on first use), so it wraps the body
     plain, _, _ = load_embedded(dtype=getattr(torch, args.dtype))  # an unhooked copy for the baselines
     loaded_rss = rss_mb()
 
