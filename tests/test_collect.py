@@ -137,3 +137,13 @@ def test_save_load_and_reuse(llama, tokenizer, tmp_path, monkeypatch):
     monkeypatch.setattr(type(adapter), "run_blocks", lambda *a, **k: calls.append(1))
     again = collect(adapter, texts, meta=meta, token_offset=3, out=tmp_path / "run", progress=False)
     assert calls == [] and torch.equal(again.means, acts.means)  # reused, not recomputed
+
+
+def test_split_by_kind(llama, tokenizer):
+    texts = _texts(4, seed=7)
+    meta = [{"emotion": "calm", "kind": "story"}, {"kind": "neutral"}, {"emotion": "sad", "kind": "story"},
+            {"kind": "neutral"}]
+    acts = collect(_adapter(llama, tokenizer), texts, meta=meta, token_offset=2, progress=False)
+    assert [m.get("emotion") for m in acts.stories.meta] == ["calm", "sad"]
+    assert torch.equal(acts.neutral.means, acts.means[[1, 3]])
+    assert acts.stories.of_kind("neutral") is None

@@ -63,6 +63,19 @@ class StoryActivations:
         """The emotion of each text (``None`` for neutral texts)."""
         return tuple(m.get("emotion") for m in self.meta)
 
+    def of_kind(self, kind: str) -> StoryActivations | None:
+        """The texts whose meta ``kind`` is ``kind`` (``None`` when there are none)."""
+        keep = [m.get("kind") == kind for m in self.meta]
+        return self.select(keep) if any(keep) else None
+
+    @property
+    def stories(self) -> StoryActivations | None:
+        return self.of_kind("story")
+
+    @property
+    def neutral(self) -> StoryActivations | None:
+        return self.of_kind("neutral")
+
     def select(self, mask) -> StoryActivations:
         """The texts where ``mask`` (a sequence of bools or indices) holds."""
         idx = torch.as_tensor(mask)
