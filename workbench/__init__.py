@@ -29,6 +29,7 @@ _EXPORTS = {
     "AnalysisSettings": "workbench.analysis",
     "linear_cka": "workbench.analysis",
     "compare_runs": "workbench.analysis",
+    "figures": "workbench",
     "WorkbenchError": "workbench.errors",
 }
 
@@ -36,6 +37,8 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
+    if name == "figures":
+        return importlib.import_module("workbench.figures")
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
