@@ -68,16 +68,26 @@ class NNsightAdapter(ModelAdapter):
             tracer.stop()
 
     def generate(self, input_ids, attention_mask, **generate_kwargs):
+        """Generation with the interventions applied at every step.
+
+        nnsight 0.8 ends a trace's open-ended per-step loop by cutting the code
+        after it, so generation applies the same interventions as forward hooks on
+        the decoder blocks (nnsight leaves the HF modules unwrapped).
+        """
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if not self._interventions:
+        handles = []
+        for layer, fn in self._interventions:
+            def hook(module, args, output, fn=fn):
+                if isinstance(output, tuple):
+                    return (fn(output[0]),) + tuple(output[1:])
+                return fn(output)
+            handles.append(self.blocks[layer].register_forward_hook(hook))
+        try:
             with torch.inference_mode():
                 return self.hf_model.generate(**inputs, **generate_kwargs)
-        last = max(at for at, _ in self._interventions)
-        with torch.inference_mode(), self._model.generate(inputs, **generate_kwargs) as tracer:
-            with tracer.all():
-                self._step(lambda *_: None, set(), last)
-            out = self._model.generator.output.save()
-        return out
+        finally:
+            for handle in handles:
+                handle.remove()
 
     def logits(self, input_ids, attention_mask):
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
