@@ -30,6 +30,7 @@ _EXPORTS = {
     "linear_cka": "workbench.analysis",
     "compare_runs": "workbench.analysis",
     "figures": "workbench",
+    "steering": "workbench.steer",
     "WorkbenchError": "workbench.errors",
 }
 
