@@ -89,3 +89,12 @@ def test_fast_tokenizer_matches_auto_tokenizer(embedded):
     assert [embedded.tokenizer(t).input_ids for t in texts] == [auto(t).input_ids for t in texts]
     assert embedded.tokenizer.bos_token_id == auto.bos_token_id == 2
     assert embedded.tokenizer.pad_token_id == auto.pad_token_id
+
+
+def test_bf16_copy_is_the_fp32_weights_cast(embedded):
+    import workbench as wb
+
+    bf16 = wb.load_model("gemma-3-270m", dtype="bfloat16", backend="nnsight").hf_model.state_dict()
+    fp32 = wb.load_model("gemma-3-270m", dtype="float32", backend="nnsight").hf_model.state_dict()
+    assert set(bf16) == set(fp32)
+    assert all(bf16[k].dtype == torch.bfloat16 and torch.equal(bf16[k], fp32[k].to(torch.bfloat16)) for k in fp32)

@@ -90,6 +90,29 @@ def fast_tokenizer(folder: Path):
                                    name_or_path=str(folder), **special)
 
 
+def _weights_dir(target: Path, dtype: torch.dtype) -> Path:
+    """The folder to load for ``dtype``: the fp32 copy, or a bf16 cast of it made once (half the bytes to read)."""
+    if dtype != torch.bfloat16:
+        return target
+    folder = target / "bf16"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    from safetensors.torch import load_file, save_file
+
+    tmp = Path(tempfile.mkdtemp(prefix=".bf16-", dir=target))
+    try:
+        state = load_file(target / "model.safetensors")
+        save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, tmp / "model.safetensors",
+                  metadata={"format": "pt"})
+        shutil.copy(target / "config.json", tmp / "config.json")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
 def load_embedded(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", device_map=None):
     """Load the embedded model, converting it on first use. Returns ``(model, tokenizer, info)``."""
     from transformers import AutoModelForCausalLM
@@ -103,8 +126,9 @@ def load_embedded(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", devi
     kwargs = {"dtype": dtype, "attn_implementation": "eager"}
     if device_map is not None:
         kwargs["device_map"] = device_map
-    model, info = AutoModelForCausalLM.from_pretrained(str(target), output_loading_info=True, **kwargs)
-    _strict(info, f"embedded model at {target}")
+    weights = _weights_dir(target, dtype)
+    model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
+    _strict(info, f"embedded model at {weights}")
     tok = fast_tokenizer(target)
     if device_map is None:
         model.to(device)
