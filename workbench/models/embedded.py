@@ -106,7 +106,12 @@ def _weights_dir(target: Path, dtype: torch.dtype) -> Path:
                   metadata={"format": "pt"})
         shutil.copy(target / "config.json", tmp / "config.json")
         shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "model.safetensors").is_file():  # not another process finishing first
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
