@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json", "iter_jsonl"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -48,3 +48,28 @@ def read_json(path: str | Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise RunFolderError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def iter_jsonl(path: str | Path, label: str | None = None):
+    """Yield ``(line_number, row, where)`` for each non-blank line of a JSONL file.
+
+    ``where`` is ``"<label>, line N"`` for error messages; a file that is not
+    UTF-8 or a malformed line raises an InputError naming the file and line.
+    """
+    from workbench.errors import InputError
+
+    path = Path(path)
+    label = label or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"{label}, line {line}"
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        yield line, row, where

@@ -166,21 +166,9 @@ def _stories_from_row(row, where: str, source: str, line: int) -> list[Story]:
 
 
 def _read_jsonl(path: Path) -> list[Story]:
-    out: list[Story] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for line, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        where = f"{path}, line {line}"
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-        out.extend(_stories_from_row(row, where, str(path), line))
-    return out
+    from workbench.io import iter_jsonl
+
+    return [s for line, row, where in iter_jsonl(path) for s in _stories_from_row(row, where, str(path), line)]
 
 
 def _load_path(path: Path, name: str) -> Corpus:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.io import iter_jsonl
 
 __all__ = ["load_neutral_texts", "DEFAULT_NEUTRAL"]
 
@@ -24,20 +25,9 @@ def load_neutral_texts(path: str | Path | None = None) -> tuple[str, ...]:
     path = Path(path) if path is not None else DEFAULT_NEUTRAL
     if not path.is_file():
         raise InputError(f"neutral texts file {path} does not exist")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"neutral texts file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     texts: list[str] = []
     ids: dict[object, int] = {}
-    for line, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        where = f"neutral texts file {path}, line {line}"
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    for line, row, where in iter_jsonl(path, f"neutral texts file {path}"):
         if not isinstance(row, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
         text = row.get("text")
