@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "generate": "workbench.cli.generate_cmd",
     "analyze": "workbench.cli.analyze_cmd",
     "compare": "workbench.cli.analyze_cmd",
+    "report": "workbench.cli.report_cmd",
+    "run": "workbench.cli.run_cmd",
+    "steer": "workbench.cli.steer_cmd",
 }
 
 
