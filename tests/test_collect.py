@@ -147,3 +147,20 @@ def test_split_by_kind(llama, tokenizer):
     assert [m.get("emotion") for m in acts.stories.meta] == ["calm", "sad"]
     assert torch.equal(acts.neutral.means, acts.means[[1, 3]])
     assert acts.stories.of_kind("neutral") is None
+
+
+def test_public_collect_stays_callable_after_submodule_imports(llama, tokenizer):
+    # Importing a submodule binds the package to workbench.collect; the API must still be callable.
+    import importlib
+
+    import workbench as wb
+
+    run = importlib.import_module("workbench.collect.run")
+    importlib.import_module("workbench.collect.plan")
+    assert callable(wb.collect)
+    model = _adapter(llama, tokenizer, backend="nnsight")
+    texts = _texts(3)
+    a = wb.collect(model, texts, token_offset=2)
+    b = run.collect(model, texts, token_offset=2)
+    assert a.means.shape[0] == 3
+    assert torch.equal(a.means, b.means)
