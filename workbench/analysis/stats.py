@@ -65,7 +65,9 @@ def fisher_ci(estimate: np.ndarray, samples: np.ndarray, level: float = 0.95,
     se = np.nanstd(z, axis=axis, ddof=1)
     centre = np.arctanh(np.clip(np.asarray(estimate, dtype=np.float64), -lim, lim))
     half = _st.norm.ppf(0.5 + level / 2.0) * se
-    return np.tanh(centre - half), np.tanh(centre + half)
+    est = np.asarray(estimate, dtype=np.float64)
+    # tanh(arctanh(r)) can differ from r in the last bit: keep the estimate inside its interval.
+    return np.minimum(np.tanh(centre - half), est), np.maximum(np.tanh(centre + half), est)  # NaN stays NaN
 
 
 def permutation_p(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
