@@ -1,17 +1,21 @@
 """Atomic file writes: an artefact is written under a temporary name and renamed.
 
-A run folder's ``manifest.json`` is written last, so a folder without one (or
-with one older than its artefacts) is never read as complete.
+A run folder's ``manifest.json`` is written last and records the sha256 of the
+artefacts it describes, so a folder without one (or whose artefacts do not
+match it: a save interrupted between two renames) is never read as complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json", "iter_jsonl"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
+           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -30,12 +34,101 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def staged_writes():
+    """Write several files as one step, as far as a file system allows.
+
+    Yields ``stage(path, data)``: ``data`` (bytes, or a function that writes to an open binary
+    file and returns the sha256 of what it wrote) goes to a temporary name next to ``path`` and is
+    fsynced; ``stage`` returns its sha256. When the block ends without error, the files are
+    renamed onto their paths in the order they were staged (stage the manifest last); when it
+    fails, the temporary files are removed, so a failure while writing (a full disk, a read-only
+    folder) leaves every previous file intact.
+    """
+    staged: list[tuple[str, Path]] = []
+
+    def stage(path: str | Path, data) -> str:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        staged.append((tmp, path))
+        with os.fdopen(fd, "wb") as fh:
+            if callable(data):
+                digest = data(fh)
+            else:
+                fh.write(data)
+                digest = hashlib.sha256(data).hexdigest()
+            fh.flush()
+            os.fsync(fh.fileno())
+        return digest
+
+    try:
+        yield stage
+        while staged:
+            tmp, path = staged[0]
+            os.replace(tmp, path)
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+
+
+_SAFETENSORS_DTYPES = {"float64": "F64", "float32": "F32", "bfloat16": "BF16", "float16": "F16", "int64": "I64",
+                       "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+# safetensors stores tensors by dtype, in the reverse of this order (its Dtype enum), then by name
+_SAFETENSORS_ORDER = ("BOOL", "U8", "I8", "I16", "F16", "BF16", "I32", "F32", "F64", "I64")
+
+
+def safetensors_writer(tensors: dict, metadata: dict | None = None):
+    """A function that writes ``tensors`` (CPU torch tensors) in the safetensors format to an open
+    binary file and returns the sha256 of what it wrote, for :func:`staged_writes`.
+
+    The bytes are those of ``safetensors.torch.save``, but the data goes to the file straight from
+    the tensors' memory: ``save`` builds the file in memory first and holds two copies of the data
+    at its peak, which for the activations of a large corpus is the largest allocation of a collect.
+    """
+    import torch
+
+    def dtype(t) -> str:
+        return _SAFETENSORS_DTYPES[str(t.dtype).removeprefix("torch.")]
+
+    items = sorted(((name, t.detach().contiguous()) for name, t in tensors.items()),
+                   key=lambda item: (-_SAFETENSORS_ORDER.index(dtype(item[1])), item[0]))
+    header: dict = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    for name, t in items:
+        size = t.numel() * t.element_size()
+        header[name] = {"dtype": dtype(t), "shape": list(t.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+
+    def write(fh) -> str:
+        digest = hashlib.sha256()
+        for chunk in (len(head).to_bytes(8, "little"), head):
+            fh.write(chunk)
+            digest.update(chunk)
+        for _, t in items:
+            if t.numel():
+                view = memoryview(t.reshape(-1).view(torch.uint8).numpy())
+                fh.write(view)
+                digest.update(view)
+        return digest.hexdigest()
+
+    return write
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def json_bytes(obj) -> bytes:
+    """``obj`` as the JSON a run folder holds (indented, sorted keys, UTF-8)."""
+    return (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: str | Path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return atomic_write_bytes(path, json_bytes(obj))
 
 
 def read_json(path: str | Path):
@@ -48,6 +141,17 @@ def read_json(path: str | Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise RunFolderError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError as exc:
+        raise RunFolderError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise RunFolderError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of JSONL text: split at ``\\n`` only. ``str.splitlines`` would also split at U+2028,
+    U+0085 and other separators that JSON strings may hold unescaped (a model's stories can)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def iter_jsonl(path: str | Path, label: str | None = None):
@@ -64,7 +168,9 @@ def iter_jsonl(path: str | Path, label: str | None = None):
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for line, raw in enumerate(text.splitlines(), start=1):
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    for line, raw in enumerate(jsonl_lines(text), start=1):
         if not raw.strip():
             continue
         where = f"{label}, line {line}"
@@ -72,4 +178,10 @@ def iter_jsonl(path: str | Path, label: str | None = None):
             row = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        if "\\u" in raw:  # an escape may decode to a lone surrogate, which is not text (nor UTF-8)
+            try:
+                json.dumps(row, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"{where}: a string holds a lone surrogate ({exc.object[exc.start]!r}), "
+                                 "which is not text") from None
         yield line, row, where

@@ -9,11 +9,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
-from workbench.analysis.manifest import MANIFEST_FILE
+from workbench.analysis.manifest import FORMAT_VERSION, MANIFEST_FILE, sha256_file
 from workbench.errors import RunFolderError
 from workbench.io import read_json
 
-__all__ = ["vectors_payload", "load_vectors"]
+__all__ = ["vectors_payload", "load_vectors", "check_format"]
 
 
 def vectors_payload(vectors):
@@ -40,17 +40,33 @@ def vectors_payload(vectors):
     return blob, section
 
 
+def check_format(manifest, manifest_path: Path) -> None:
+    """A manifest of another run folder format (older or newer) is refused, never guessed at."""
+    if not isinstance(manifest, dict):
+        raise RunFolderError(f"{manifest_path} does not hold a JSON object")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RunFolderError(f"{manifest_path}: run folder format {version!r}; this workbench reads format "
+                             f"{FORMAT_VERSION}: collect and analyze again with this version")
+
+
 def load_vectors(cls, directory: Path):
     manifest_path = directory / MANIFEST_FILE
     manifest = read_json(manifest_path)
-    section = manifest.get("vectors") if isinstance(manifest, dict) else None
+    check_format(manifest, manifest_path)
+    section = manifest.get("vectors")
     if not section:
         raise RunFolderError(f"{manifest_path} has no 'vectors' section: the vectors were not saved completely; "
                              f"run `workbench analyze {directory}` again")
+    path = directory / section.get("file", "emotion_vectors.safetensors")
+    # The manifest is written after the file: a file that does not match it comes from an interrupted save.
+    if section.get("sha256") and path.is_file() and sha256_file(path) != section["sha256"]:
+        raise RunFolderError(f"{path} does not match {manifest_path} (sha256 differs): a save was interrupted "
+                             f"or the file was changed; run `workbench analyze {directory}` again")
     try:
-        tensors = load_file(directory / section.get("file", "emotion_vectors.safetensors"))
+        tensors = load_file(path)
     except (SafetensorError, OSError) as exc:
-        raise RunFolderError(f"{directory}/emotion_vectors.safetensors cannot be read ({exc})") from None
+        raise RunFolderError(f"{path} cannot be read ({exc})") from None
     missing = [k for k in section.get("tensors", ["raw", "contrast"]) if k not in tensors]
     if missing:
         raise RunFolderError(f"{directory}/emotion_vectors.safetensors lacks {missing}")

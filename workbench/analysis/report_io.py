@@ -127,13 +127,17 @@ def _matrix(obj) -> np.ndarray:
 
 
 def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
+    from workbench.analysis.persist import check_format
+
     manifest = read_json(run_dir / "manifest.json")
-    section = manifest.get("analysis") if isinstance(manifest, dict) else None
+    check_format(manifest, run_dir / "manifest.json")
+    section = manifest.get("analysis")
     if not section:
         raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
                              f"{run_dir}` (again; an interrupted analysis writes no section)")
     from workbench.analysis.report import LAYER_COLUMNS
 
+    _check_inputs(run_dir, section.get("inputs") or {})
     rows = read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
     summary = read_json(run_dir / "summary.json")
     try:
@@ -168,3 +172,15 @@ def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
     return cls(tuple(section["emotions"]), layers, depth, int(section["n_model_layers"]), tuple(conditions),
                section.get("settings", {}), tuple(section.get("emotions_excluded", ())),
                tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}))
+
+
+def _check_inputs(run_dir: Path, inputs: dict) -> None:
+    """The vectors analysed must be the vectors in the folder (a later, interrupted save may have replaced them)."""
+    from workbench.analysis.manifest import sha256_file
+
+    name = "emotion_vectors.safetensors"
+    recorded = inputs.get(f"{name} sha256")
+    if recorded and (run_dir / name).is_file() and sha256_file(run_dir / name) != recorded:
+        raise RunFolderError(f"{run_dir}/{name} is not the file this analysis was made from (sha256 differs): "
+                             f"a later save was interrupted or the file was changed; run `workbench analyze "
+                             f"{run_dir}` again")

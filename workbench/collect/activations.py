@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, staged_writes
 
 __all__ = ["StoryActivations", "FORMAT_VERSION"]
 
@@ -90,24 +92,26 @@ class StoryActivations:
         """Write ``activations.safetensors``, ``texts.jsonl`` and, last, ``manifest.json``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        from safetensors.torch import save as save_bytes
-
-        blob = save_bytes({"means": self.means.contiguous(), "n_tokens": self.n_tokens.contiguous()})
-        atomic_write_bytes(directory / TENSORS_FILE, blob)
         lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(self.meta))
-        atomic_write_text(directory / TEXTS_FILE, lines)
         # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
-        atomic_write_json(directory / MANIFEST_FILE, {
-            "format_version": FORMAT_VERSION,
-            "collect": {
-                "n_texts": len(self),
-                "layers": list(self.layers),
-                "d_model": self.d_model,
-                "model": self.spec,
-                "params": self.params,
-                "info": self.info,
-            },
-        })
+        # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
+        # load() tell a save interrupted between two renames from a finished one.
+        with staged_writes() as stage:
+            digests = {TENSORS_FILE: stage(directory / TENSORS_FILE, safetensors_writer(
+                           {"means": self.means, "n_tokens": self.n_tokens})),
+                       TEXTS_FILE: stage(directory / TEXTS_FILE, lines.encode("utf-8"))}
+            stage(directory / MANIFEST_FILE, json_bytes({
+                "format_version": FORMAT_VERSION,
+                "collect": {
+                    "n_texts": len(self),
+                    "layers": list(self.layers),
+                    "d_model": self.d_model,
+                    "model": self.spec,
+                    "params": self.params,
+                    "info": self.info,
+                    "sha256": digests,
+                },
+            }))
         return directory
 
     @classmethod
@@ -119,6 +123,8 @@ class StoryActivations:
         if manifest is None:
             raise RunFolderError(f"{directory} has no {MANIFEST_FILE}: the collect did not finish "
                                  f"(run `workbench collect ... --out {directory}` again to resume)")
+        if not isinstance(manifest, dict):
+            raise RunFolderError(f"{directory / MANIFEST_FILE} does not hold a JSON object; collect again")
         if manifest.get("format_version") != FORMAT_VERSION or "collect" not in manifest:
             raise RunFolderError(f"{directory / MANIFEST_FILE}: run folder format {manifest.get('format_version')!r}"
                                  f"{'' if 'collect' in manifest else ' without a collect section'}; this "
@@ -127,11 +133,54 @@ class StoryActivations:
         for name in (TENSORS_FILE, TEXTS_FILE):
             if not (directory / name).is_file():
                 raise RunFolderError(f"{directory} lacks {name}; collect again")
-        tensors = load_file(directory / TENSORS_FILE)
-        meta = []
-        for line in (directory / TEXTS_FILE).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            row.pop("index", None)
-            meta.append(row)
-        return cls(tensors["means"], tensors["n_tokens"], tuple(section["layers"]), tuple(meta),
+            expected = (section.get("sha256") or {}).get(name)
+            if expected is not None and _sha256_file(directory / name) != expected:
+                raise RunFolderError(f"{directory / name} does not match {directory / MANIFEST_FILE} (sha256 differs): "
+                                     "a save was interrupted or the file was changed; collect again")
+        try:
+            tensors = load_file(directory / TENSORS_FILE)
+        except (SafetensorError, OSError) as exc:
+            raise RunFolderError(f"{directory / TENSORS_FILE} cannot be read ({exc}); collect again") from None
+        return cls._checked(directory, section, tensors, _read_meta(directory / TEXTS_FILE))
+
+    @classmethod
+    def _checked(cls, directory: Path, section: dict, tensors: dict, meta: list) -> StoryActivations:
+        where = directory / TENSORS_FILE
+        if {"means", "n_tokens"} - set(tensors):
+            raise RunFolderError(f"{where} lacks {sorted({'means', 'n_tokens'} - set(tensors))}; collect again")
+        means, layers = tensors["means"], tuple(section.get("layers", ()))
+        expected = (section.get("n_texts"), len(layers), section.get("d_model"))
+        if means.ndim != 3 or tuple(means.shape) != expected or tuple(tensors["n_tokens"].shape) != expected[:1]:
+            raise RunFolderError(f"{where}: means of shape {tuple(means.shape)}, but {directory / MANIFEST_FILE} "
+                                 f"says {expected} (texts, layers, d_model); collect again")
+        if len(meta) != expected[0]:
+            raise RunFolderError(f"{directory / TEXTS_FILE}: {len(meta)} rows for {expected[0]} texts; collect again")
+        return cls(means, tensors["n_tokens"], layers, tuple(meta),
                    section.get("model", {}), section.get("params", {}), section.get("info", {}))
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_meta(path: Path) -> list[dict]:
+    """The rows of ``texts.jsonl`` (without their ``index``); a malformed row names the file and line."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunFolderError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    meta = []
+    for line, row in enumerate(jsonl_lines(text), start=1):
+        try:
+            item = json.loads(row)
+        except json.JSONDecodeError as exc:
+            raise RunFolderError(f"{path}, line {line}: malformed JSON ({exc.msg}); collect again") from None
+        if not isinstance(item, dict) or item.pop("index", line - 1) != line - 1:
+            raise RunFolderError(f"{path}, line {line}: expected the JSON object of text {line - 1} "
+                                 f"(with \"index\": {line - 1}); collect again")
+        meta.append(item)
+    return meta

@@ -53,4 +53,7 @@ class CollectConfig:
             value = getattr(self, name)
             if value < (0 if name == "token_offset" else 1):
                 raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.max_length <= self.token_offset:  # checked here, before a model is loaded
+            raise InputError(f"--max-length ({self.max_length}) must exceed --token-offset ({self.token_offset}): "
+                             "no token would be pooled")
         parse_layers(self.layers)

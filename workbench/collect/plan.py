@@ -17,6 +17,8 @@ from workbench.errors import InputError
 
 __all__ = ["TokenPlan", "plan_tokens", "make_batches", "texts_sha256", "pad_batch"]
 
+_CHUNK = 256  # texts tokenized at a time
+
 
 @dataclass(frozen=True)
 class TokenPlan:
@@ -41,16 +43,18 @@ def plan_tokens(tokenizer, texts, token_offset: int, max_length: int) -> TokenPl
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise InputError(f"text {i} is a {type(text).__name__}, not a string")
-    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-    bos = tokenizer.bos_token_id
+    texts, bos = list(texts), tokenizer.bos_token_id
     ids, start, truncated = [], [], []
-    for i, row in enumerate(encoded):
-        if len(row) > max_length:
-            truncated.append(i)
-            row = row[:max_length]
-        first_content = 1 if (bos is not None and row and row[0] == bos) else 0
-        ids.append(tuple(row))
-        start.append(max(token_offset, first_content))
+    for begin in range(0, len(texts), _CHUNK):  # the untruncated ids of a whole large corpus would be big
+        encoded = tokenizer(texts[begin:begin + _CHUNK], add_special_tokens=True, truncation=False,
+                            return_attention_mask=False)["input_ids"]
+        for i, row in enumerate(encoded, start=begin):
+            if len(row) > max_length:
+                truncated.append(i)
+                row = row[:max_length]
+            first_content = 1 if (bos is not None and row and row[0] == bos) else 0
+            ids.append(tuple(row))
+            start.append(max(token_offset, first_content))
     return TokenPlan(tuple(ids), tuple(start), tuple(truncated))
 
 

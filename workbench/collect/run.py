@@ -19,13 +19,12 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from safetensors.torch import save as save_bytes
 from tqdm.auto import tqdm
 
 from workbench.collect.activations import MANIFEST_FILE, StoryActivations
 from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_sha256
-from workbench.errors import InputError
-from workbench.io import atomic_write_bytes, atomic_write_json, read_json
+from workbench.errors import InputError, RunFolderError
+from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
 
 __all__ = ["collect"]
 
@@ -105,10 +104,15 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     params["n_layers"] = model.n_layers  # the model's block count (layers may be a subset)
     out = Path(out) if out is not None else None
     if out is not None and (out / MANIFEST_FILE).is_file():
-        done = read_json(out / MANIFEST_FILE).get("collect", {}).get("params", {})
+        manifest = read_json(out / MANIFEST_FILE)
+        done = manifest.get("collect", {}).get("params", {}) if isinstance(manifest, dict) else {}
         if done.get("key") == key:
-            log.info("reusing the finished collect in %s", out)
-            return StoryActivations.load(out)
+            try:
+                acts = StoryActivations.load(out)
+                log.info("reusing the finished collect in %s", out)
+                return acts
+            except RunFolderError as exc:  # e.g. a save interrupted between its renames: compute again
+                log.warning("not reusing %s (%s); collecting again", out, exc)
 
     lengths = [len(row) for row in plan.ids]
     batches = make_batches(lengths, max_tokens_per_batch, order=keep)
@@ -160,7 +164,8 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
 
 def _checkpoint(out: Path, key: str, means: torch.Tensor, batches_done: int) -> None:
     folder = out / _PARTIAL
-    atomic_write_bytes(folder / "means.safetensors", save_bytes({"means": means}))
+    with staged_writes() as stage:  # written from the tensor's memory: no copy of the means
+        stage(folder / "means.safetensors", safetensors_writer({"means": means}))
     atomic_write_json(folder / "state.json", {"key": key, "batches_done": batches_done})
 
 

@@ -25,6 +25,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError
+from workbench.io import jsonl_lines
 
 __all__ = ["GenerationConfig", "GenerationResult", "generate_stories", "split_stories", "story_prompt",
            "load_topics", "DEFAULT_TOPICS"]
@@ -83,7 +84,7 @@ def split_stories(response: str, expected: int) -> list[str]:
     if marks:
         return _pieces(response, marks, expected)
     text = _clean(response)
-    return [text] if expected == 1 and text else []
+    return [text] if expected == 1 and re.search(r"\w", text) else []  # as for a headed story: words needed
 
 
 class _StopAtHeading(StoppingCriteria):
@@ -154,8 +155,12 @@ def load_topics(path: str | Path | None = None) -> tuple[str, ...]:
     path = Path(path) if path is not None else DEFAULT_TOPICS
     if not path.is_file():
         raise InputError(f"topics file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"topics file {path} cannot be read ({exc})") from None
     seen: dict[str, int] = {}
-    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line, raw in enumerate(text.splitlines(), start=1):
         t = raw.strip()
         if t in seen:
             raise InputError(f"topics file {path}, line {line}: same topic as line {seen[t]}")
@@ -230,7 +235,7 @@ def _read_done(path: Path) -> set[tuple[str, str]]:
             fh.truncate(keep)
         raw = raw[:keep]
     done = set()
-    for line, text in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    for line, text in enumerate(jsonl_lines(raw.decode("utf-8")), start=1):
         if not text.strip():
             continue
         try:
@@ -312,8 +317,14 @@ def generate_stories(model, emotions, topics, stories_per_topic: int, out_path: 
         except BlockingIOError:
             raise InputError(f"{out_path} is being written by another generate run") from None
         done = _read_done(out_path)
-        todo = [(e, t) for e in emotions for t in topics if (e, t) not in done]
-        for chunk in _chunks(todo, config.batch_size):
+        pairs = [(e, t) for e in emotions for t in topics]
+        todo = [p for p in pairs if p not in done]
+        # Batches are cut from the full list, so a batch and its seed do not depend on where an earlier run
+        # stopped: a batch that was partly written is generated again whole and only its missing rows are
+        # written, which makes a resumed run write what an uninterrupted one would have written.
+        for chunk in _chunks(pairs, config.batch_size):
+            if all(p in done for p in chunk):
+                continue
             rows = [_Row(e, t, stories_per_topic, config.min_words) for e, t in chunk]
             prompts = [story_prompt(e, t, stories_per_topic) for e, t in chunk]
             batch_seed = _seed(seed, *chunk[0], 0)
@@ -332,6 +343,8 @@ def generate_stories(model, emotions, topics, stories_per_topic: int, out_path: 
                         got = split_stories(response, 1)
                         r.offer(s, got[0] if got else None)
             for row, prompt in zip(rows, prompts):
+                if (row.emotion, row.topic) in done:
+                    continue
                 data = row.to_json(prompt, gen.sampling(), batch_seed, model_name)
                 fh.write((json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
                 fh.flush()

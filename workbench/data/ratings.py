@@ -81,9 +81,14 @@ def load_ratings(path: str | Path | None = None) -> Ratings:
     """Read ``emotion,valence,arousal,source`` rows (default: the project's ``data/emotions.csv``)."""
     path = Path(path) if path is not None else DEFAULT_RATINGS
     if not path.is_file():
-        raise InputError(f"ratings file {path} does not exist")
-    raw = path.read_bytes()
-    rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
+        raise InputError(f"ratings file {path} {'is not a file' if path.exists() else 'does not exist'}")
+    try:
+        raw = path.read_bytes()
+        rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"ratings file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except (OSError, csv.Error) as exc:
+        raise InputError(f"ratings file {path} cannot be read ({exc})") from None
     if not rows:
         raise InputError(f"ratings file {path} has no rows")
     missing = [c for c in _COLUMNS if c not in rows[0]]
@@ -97,6 +102,8 @@ def load_ratings(path: str | Path | None = None) -> Ratings:
             raise InputError(f"ratings file {path}, line {line}: valence/arousal not numbers: {row}") from None
         if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0):
             raise InputError(f"ratings file {path}, line {line}: values outside -1..1: {row}")
+        if not (row["emotion"] or "").strip():
+            raise InputError(f"ratings file {path}, line {line}: empty emotion: {row}")
         emotions.append(row["emotion"].strip())
         val.append(v)
         aro.append(a)
