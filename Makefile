@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all lint demo clean-venv
+.PHONY: install test test-slow test-all lint demo chromium test-browser clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,22 @@ test-all: install
 
 lint: install
 	$(PY) -m ruff check workbench tests benchmarks
+
+# The main job, offline: the embedded Gemma 3 270M on the bundled corpus -> runs/gemma-3-270m-bundled/report.html.
+# DEMO_ARGS adds `workbench run` options (e.g. DEMO_ARGS="--emotions 20 --out runs/quick").
+DEMO_ARGS ?=
+demo: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/workbench run $(DEMO_ARGS)
+
+# Debian's chromium for the browser test, installed only when missing (apt-get needs root: sudo otherwise).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# The report in headless Chromium; fails (instead of skipping) when chromium is missing.
+test-browser: install chromium
+	WORKBENCH_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser -q tests/test_browser.py $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     c.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders analysed with `workbench analyze`")
     c.add_argument("--out", type=Path, required=True, help="where to write the table (CSV)")
     c.add_argument("--neutral-projection", action="store_true", help="compare the neutral-projected vectors")
+    c.add_argument("--figure", type=Path, default=None,
+                   help="where to write the multi-run depth figure, a self-contained HTML page (colour = model, "
+                        "line style = corpus; default: --out with the suffix .html)")
     c.set_defaults(func=run_compare)
 
 
@@ -83,22 +86,32 @@ def headline(report) -> list[str]:
     return lines
 
 
-def run_analyze(args) -> int:
+def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float = 0.5, progress: bool = True):
+    """Emotion vectors and their analysis for a collect run folder, both saved into it.
+
+    Returns ``(report, has_neutral)``; ``settings`` is an :class:`AnalysisSettings`.
+    """
     from workbench.analysis import analyze, emotion_vectors
-    from workbench.analysis.settings import AnalysisSettings
     from workbench.collect.activations import StoryActivations
     from workbench.data.ratings import load_ratings
 
+    acts = StoryActivations.load(run_dir)
+    stories, neutral = _split(acts, run_dir)
+    ratings = load_ratings(ratings_path)
+    vectors = emotion_vectors(stories, neutral, neutral_variance)
+    vectors.save(run_dir)
+    report = analyze(vectors, ratings, stories, progress=progress, **settings.to_dict())
+    report.save(run_dir)
+    return report, neutral is not None
+
+
+def run_analyze(args) -> int:
+    from workbench.analysis.settings import AnalysisSettings
+
     settings = dataclass_from_args(AnalysisSettings, args)
-    acts = StoryActivations.load(args.run_dir)
-    stories, neutral = _split(acts, args.run_dir)
-    ratings = load_ratings(args.ratings)
-    if neutral is None:
+    report, has_neutral = analyze_folder(args.run_dir, settings, args.ratings, args.neutral_variance, args.progress)
+    if not has_neutral:
         print(f"no neutral texts in {args.run_dir}: neutral projection off only")
-    vectors = emotion_vectors(stories, neutral, args.neutral_variance)
-    vectors.save(args.run_dir)
-    report = analyze(vectors, ratings, stories, progress=args.progress, **settings.to_dict())
-    report.save(args.run_dir)
     excluded = f", {len(report.excluded)} estimated ratings excluded" if report.excluded else ""
     print(f"analyzed {args.run_dir}: {len(report.emotions)} emotions{excluded}, {len(report.layers)} layers, "
           f"{settings.bootstrap} bootstrap resamples, {settings.permutations} permutations "
@@ -110,23 +123,44 @@ def run_analyze(args) -> int:
     return 0
 
 
+def depth_figure_page(run_dirs, reports, neutral_projection: bool = False) -> str:
+    """The multi-run depth figure of analysed runs as a self-contained HTML page."""
+    from workbench.figures import depth_figure
+    from workbench.io import read_json
+    from workbench.report import figure_page, run_label
+
+    labels = [run_label(read_json(Path(d) / "manifest.json"), d) for d in run_dirs]
+    pairs = [(m["model"], m["corpus"]) for m in labels]
+    for label, d in zip(labels, run_dirs):
+        if pairs.count((label["model"], label["corpus"])) > 1:  # the same model and corpus twice: tell them apart
+            label["corpus"] = f"{label['corpus']} ({Path(d).name or d})"
+    fig = depth_figure([(label, r.layers_table()) for label, r in zip(labels, reports)], neutral_projection)
+    return figure_page([fig], "workbench compare: r by fractional depth",
+                       "runs: " + ", ".join(str(d) for d in run_dirs))
+
+
 def run_compare(args) -> int:
     from workbench.analysis.compare import compare_runs
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.report_io import write_layers_csv
     from workbench.analysis.vectors import EmotionVectors
+    from workbench.io import atomic_write_text
 
     names = [d.name or str(d) for d in args.run_dirs]
     labels = names if len(set(names)) == len(names) else [str(d) for d in args.run_dirs]
     if len(set(labels)) != len(labels):
         raise InputError(f"the same run folder is given twice: {[str(d) for d in args.run_dirs]}")
+    figure = args.figure if args.figure is not None else args.out.with_suffix(".html")
+    if figure.resolve() == args.out.resolve():
+        raise InputError(f"--figure {figure} is the same file as --out; give the figure another name")
     reports = [GeometryReport.load(d) for d in args.run_dirs]
     vectors = [EmotionVectors.load(d) for d in args.run_dirs]
     columns, rows = compare_runs(labels, reports, vectors, args.neutral_projection)
     write_layers_csv(args.out, columns, rows)
+    atomic_write_text(figure, depth_figure_page(args.run_dirs, reports, args.neutral_projection))
     print(f"{'depth':>6}  " + "  ".join(f"{label[:18]:>18}" for label in labels))
     for row in rows:
         cells = [f"L{row[f'{label}:layer']:<3} r={row[f'{label}:pc1_valence_r']:.2f}" for label in labels]
         print(f"{row['depth']:6.2f}  " + "  ".join(f"{c:>18}" for c in cells))
-    print(f"wrote {len(rows)} rows to {args.out}")
+    print(f"wrote {len(rows)} rows to {args.out} and the depth figure to {figure}")
     return 0

@@ -65,7 +65,7 @@ def cka_figure(debiased, biased, null_level=None, layers=None) -> go.Figure:
             name=f"{name} CKA", hovertemplate=f"layer %{{y}} vs %{{x}}<br>{name} CKA = %{{z:.3f}}<extra></extra>",
             colorbar=dict(title=dict(text=f"{name}{_null_text(null_level, name)}"), x=x0, thickness=12, len=0.9)),
             row=1, col=col)
-        fig.update_xaxes(title_text="layer", row=1, col=col, showgrid=False, zeroline=False)
+        fig.update_xaxes(title_text="layer", row=1, col=col, showgrid=False, zeroline=False, constrain="domain")
         fig.update_yaxes(title_text="layer", row=1, col=col, autorange="reversed", scaleanchor=f"x{col}",
                          showgrid=False, zeroline=False)
     return styled(fig, height=480, title=dict(text="Linear CKA between layers (emotion vectors)"))

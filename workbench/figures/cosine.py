@@ -33,7 +33,7 @@ def cosine_figure(cosine_matrix, layers=None) -> go.Figure:
                              line=dict(color=PALETTE[0], width=2), customdata=layers[1:], showlegend=False,
                              hovertemplate="layer %{x} → %{customdata}<br>cos = %{y:.3f}<extra></extra>"),
                   row=1, col=2)
-    fig.update_xaxes(title_text="layer", row=1, col=1, showgrid=False, zeroline=False)
+    fig.update_xaxes(title_text="layer", row=1, col=1, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(title_text="layer", row=1, col=1, autorange="reversed", scaleanchor="x", showgrid=False,
                      zeroline=False)
     fig.update_xaxes(title_text="layer l", row=1, col=2)

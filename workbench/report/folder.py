@@ -1,0 +1,136 @@
+"""An analysed run folder, read for the report: every required file checked first, with the command that makes it.
+
+Required (``workbench analyze RUN_DIR`` writes them, after ``workbench collect``):
+``manifest.json`` with ``collect`` and ``analysis`` sections, ``layers.csv``,
+``cka_debiased.csv``, ``cka_biased.csv``, ``valence_cosine.csv``,
+``valence_directions.safetensors``, ``emotion_vectors.safetensors`` and
+``summary.json``. Optional: ``token_view.json`` (``workbench run``, or ``workbench
+report RUN_DIR --tokens``) and the steering results ``steering.csv`` /
+``steering_summary.json`` (``workbench steer RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import RunFolderError
+from workbench.io import read_json
+
+__all__ = ["RunData", "load_run", "check_run_folder", "run_label", "load_run_model", "REQUIRED_FILES",
+           "STEERING_FILES"]
+
+# file -> what the report draws from it (all made by `workbench analyze`)
+REQUIRED_FILES = {
+    "layers.csv": "the per-layer table and the depth figure",
+    "cka_debiased.csv": "the CKA heatmaps",
+    "cka_biased.csv": "the CKA heatmaps",
+    "valence_cosine.csv": "the valence-direction cosine figure",
+    "valence_directions.safetensors": "the token view's valence direction",
+    "emotion_vectors.safetensors": "the PCA figure",
+    "summary.json": "the headline numbers",
+}
+STEERING_FILES = ("steering_summary.json", "steering.csv")
+
+
+@dataclass(frozen=True, eq=False)
+class RunData:
+    """Everything the report shows, loaded from one run folder."""
+
+    run_dir: Path
+    manifest: dict
+    report: object  # GeometryReport
+    vectors: object  # EmotionVectors
+    ratings: object  # Ratings
+    token_view: object | None = None  # TokenView
+    steering: dict | None = None  # {"summary": dict | None, "rows": list[dict] | None}
+
+    @property
+    def label(self) -> dict:
+        return run_label(self.manifest, self.run_dir)
+
+
+def _make(run_dir: Path) -> str:
+    return f"`workbench analyze {run_dir}` (after `workbench collect --out {run_dir}`), or `workbench run --out {run_dir}`"
+
+
+def check_run_folder(run_dir: str | Path) -> dict:
+    """The manifest of ``run_dir`` once every required file is there; else a RunFolderError naming
+    the first missing file and the command that makes it."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}`")
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
+                             f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or "collect" not in manifest:
+        raise RunFolderError(f"{path} has no 'collect' section: collect again with `workbench collect --out {run_dir}`")
+    if not manifest.get("analysis"):
+        raise RunFolderError(f"{path} has no 'analysis' section: run `workbench analyze {run_dir}` "
+                             "(an interrupted or older analysis writes none)")
+    for name, used_for in REQUIRED_FILES.items():
+        if not (run_dir / name).is_file():
+            raise RunFolderError(f"{run_dir / name} is missing (needed for {used_for}): it is made by {_make(run_dir)}")
+    return manifest
+
+
+def run_label(manifest: dict, run_dir: str | Path) -> dict:
+    """``{"model", "corpus"}`` for figure legends: the model name and corpus name the collect recorded
+    (a run collected without a corpus name is labelled by its folder)."""
+    collect = manifest.get("collect", {})
+    model = collect.get("model", {}).get("name") or "model?"
+    corpus = collect.get("info", {}).get("corpus") or f"folder {Path(run_dir).name}"
+    return {"model": str(model), "corpus": str(corpus)}
+
+
+def _steering(run_dir: Path) -> dict | None:
+    present = [n for n in STEERING_FILES if (run_dir / n).is_file()]
+    if not present:
+        return None
+    summary = read_json(run_dir / "steering_summary.json") if "steering_summary.json" in present else None
+    rows = None
+    if "steering.csv" in present:
+        with open(run_dir / "steering.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    return {"summary": summary, "rows": rows}
+
+
+def load_run(run_dir: str | Path, ratings=None) -> RunData:
+    """Check and load ``run_dir`` (see the module docstring); ``ratings`` default to the project's.
+
+    The ratings must be the ones the analysis used (their sha256 is in the manifest).
+    """
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.data.ratings import load_ratings
+    from workbench.report.tokens import TOKEN_VIEW_FILE, TokenView
+
+    run_dir = Path(run_dir)
+    manifest = check_run_folder(run_dir)
+    ratings = load_ratings() if ratings is None else ratings
+    used = manifest["analysis"].get("inputs", {}).get("ratings sha256")
+    if used and ratings.sha256 and used != ratings.sha256:
+        raise RunFolderError(f"{run_dir} was analysed with other ratings (sha256 {used[:12]}...) than the ones "
+                             f"given ({ratings.sha256[:12]}...): pass the ratings file the analysis used")
+    report = GeometryReport.load(run_dir)
+    vectors = EmotionVectors.load(run_dir)
+    token_view = TokenView.load(run_dir) if (run_dir / TOKEN_VIEW_FILE).is_file() else None
+    return RunData(run_dir, manifest, report, vectors, ratings, token_view, _steering(run_dir))
+
+
+def load_run_model(run_dir: str | Path, device: str = "cpu"):
+    """The model ``run_dir`` was collected with, loaded as its manifest records it (name, backend, dtype)."""
+    import workbench as wb
+
+    run_dir = Path(run_dir)
+    manifest = read_json(run_dir / "manifest.json")
+    spec = manifest.get("collect", {}).get("model", {}) if isinstance(manifest, dict) else {}
+    if not spec.get("name") or spec.get("source") == "in_memory":
+        raise RunFolderError(f"{run_dir}/manifest.json: the run's model ({spec.get('name')!r}, source "
+                             f"{spec.get('source')!r}) cannot be loaded by name; load it yourself and call "
+                             "workbench.report.make_token_view(model, run_dir)")
+    return wb.load_model(spec["name"], backend=spec.get("backend") or "auto", dtype=spec.get("dtype") or "bfloat16",
+                         device=device, revision=spec.get("revision"))

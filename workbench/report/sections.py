@@ -1,0 +1,144 @@
+"""The report's sections: each a function ``RunData -> Section``, listed in ``SECTIONS`` in page order.
+
+An optional section whose files are missing returns a Section with ``absent`` set
+(what is missing and the command that makes it); the page lists those at the top
+and in place, so nothing is left out silently. Adding a section is one line in
+``SECTIONS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.report.tables import (
+    esc,
+    headline_html,
+    headline_sentence,
+    html_table,
+    key_values_html,
+    layers_html,
+    manifest_html,
+)
+
+__all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_section", "cka_section",
+           "cosine_section", "token_section", "steering_section", "layers_section", "manifest_section"]
+
+MAX_STEERING_ROWS = 200
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # anchor and figure-id prefix
+    title: str
+    html: str = ""  # text and tables, shown before the figures
+    figures: tuple = ()  # plotly Figures
+    absent: str | None = None  # an optional section that is not there: what is missing and how to make it
+
+
+def _p(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def headline_section(data) -> Section:
+    return Section("headline", "Headline", _p(headline_sentence(data.report)) + headline_html(data.report))
+
+
+def depth_section(data) -> Section:
+    from workbench.figures import depth_figure
+
+    rows = data.report.layers_table()
+    figs = tuple(depth_figure([(data.label, rows)], neutral_projection=c.neutral_projection)
+                 for c in data.report.conditions)
+    text = ("|r| of PC1 with valence and of PC2 with arousal at each layer, by fractional depth (PC signs are "
+            "aligned to the ratings). Bands: bootstrap confidence intervals; filled circles: Benjamini-Hochberg "
+            "q < 0.05 across layers; dotted lines: the paper's Claude Sonnet 4.5 values.")
+    return Section("depth", "Geometry by depth", _p(text), figs)
+
+
+def pca_section(data) -> Section:
+    from workbench.figures import pca_figure
+
+    fig = pca_figure(data.vectors, data.ratings, data.report, kind="contrast")
+    text = ("The emotion vectors (contrast, neutral projection off) on their first two principal components. "
+            "Colour: human valence; size: arousal; hover for the emotion. The slider steps through every layer "
+            "(it starts at the peak valence layer); the title gives that layer's r with its CI and q.")
+    return Section("pca", "PCA by layer", _p(text), (fig,))
+
+
+def cka_section(data) -> Section:
+    from workbench.figures import cka_figure, cka_null_levels
+
+    off = data.report.condition(False)
+    fig = cka_figure(off.cka_debiased, off.cka_biased, cka_null_levels(data.report), data.report.layers)
+    text = ("Linear CKA between the layers' emotion vectors. The biased estimator is near 1 even for unrelated "
+            "matrices when there are fewer emotions than dimensions; the debiased one is not. The colour bars "
+            "state the mean upper end of the shuffled-rows null band.")
+    return Section("cka", "Similarity across layers (CKA)", _p(text), (fig,))
+
+
+def cosine_section(data) -> Section:
+    from workbench.figures import cosine_figure
+
+    off = data.report.condition(False)
+    fig = cosine_figure(off.valence_cosine, data.report.layers)
+    text = ("Cosine between the layers' cross-validated (ridge) valence directions, and between adjacent layers: "
+            "does one axis carry valence through depth?")
+    return Section("cosine", "Valence directions across layers", _p(text), (fig,))
+
+
+def token_section(data) -> Section:
+    from workbench.figures import token_figure
+    from workbench.report.tokens import TOKEN_VIEW_FILE
+
+    view = data.token_view
+    if view is None:
+        return Section("tokens", "Token view", absent=(
+            f"{TOKEN_VIEW_FILE} is not in the run folder: make it with `workbench report {data.run_dir} --tokens` "
+            "(loads the run's model), or use `workbench run`, which makes it"))
+    bound = max(float(abs(t.scores).max()) for t in view.texts) or 1.0
+    figs = []
+    for t in view.texts:
+        fig = token_figure(t.tokens, t.scores, view.layer, per_row=16)
+        cut = f" (first {len(t.tokens)} of {t.n_tokens} tokens)" if len(t.tokens) < t.n_tokens else ""
+        fig.update_traces(zmin=-bound, zmax=bound)
+        fig.update_layout(title=dict(text=f"{esc(t.label)}{cut}<br><sup>projection on the valence direction, "
+                                          f"layer {view.layer}</sup>"))
+        figs.append(fig)
+    text = (f"Each token coloured by (h - c)·d at layer {view.layer} (the peak valence layer unless chosen): h is "
+            "the token's residual stream, d the unit ridge valence direction, c the mean emotion vector, so blue "
+            "leans positive and red negative relative to the average emotion story. One colour scale for all "
+            f"texts. Model: {view.info.get('model', 'n/a')}.")
+    return Section("tokens", "Token view", _p(text), tuple(figs))
+
+
+def steering_section(data) -> Section:
+    from workbench.report.folder import STEERING_FILES
+
+    if data.steering is None:
+        return Section("steering", "Steering", absent=(
+            f"no steering results ({', '.join(STEERING_FILES)}) in the run folder: make them with "
+            f"`workbench steer {data.run_dir}`"))
+    parts = []
+    summary, rows = data.steering["summary"], data.steering["rows"]
+    if isinstance(summary, dict):
+        parts.append(key_values_html((k, v) for k, v in summary.items()))
+    if rows:
+        cut = _p(f"first {MAX_STEERING_ROWS} of {len(rows)} rows") if len(rows) > MAX_STEERING_ROWS else ""
+        parts.append(cut + html_table(list(rows[0]), [list(r.values()) for r in rows[:MAX_STEERING_ROWS]], "layers"))
+    missing = [n for n, v in (("steering_summary.json", summary), ("steering.csv", rows)) if v is None]
+    if missing:
+        parts.append(_p(f"not in the run folder: {', '.join(missing)}"))
+    return Section("steering", "Steering", "".join(parts))
+
+
+def layers_section(data) -> Section:
+    return Section("layers", "Per-layer table", _p("The rows of layers.csv; q: Benjamini-Hochberg across layers.")
+                   + layers_html(data.report))
+
+
+def manifest_section(data) -> Section:
+    return Section("manifest", "Run", manifest_html(data.manifest))
+
+
+SECTIONS = [headline_section, depth_section, pca_section, cka_section, cosine_section, token_section,
+            steering_section, layers_section, manifest_section]
