@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all lint demo chromium test-browser clean-venv
+.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+FAST := not slow and not notebooks and not browser
 test: install
-	$(PY) -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST)" -q $(PYTEST_ARGS)
 
 test-slow: install
-	$(PY) -m pytest -m slow -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "slow and not notebooks and not browser" -q $(PYTEST_ARGS)
 
-test-all: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+test-all: install chromium
+	WORKBENCH_REQUIRE_BROWSER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The notebooks, executed top to bottom on a small subset (WORKBENCH_NOTEBOOK_SMALL=1, set by the test).
+test-notebooks: install
+	$(PY) -m pytest -m notebooks -q tests/test_notebooks.py $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check workbench tests benchmarks
