@@ -390,8 +390,6 @@ def test_bad_input(row, tmp_path, model_dir, monkeypatch, capsys):
 
 # ---------------------------------------------------------------- known gap (see docs/errors.md)
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="workbench/models/hf.py does not wrap the GGUF "
-                   "load of a supported architecture: transformers' ValueError comes out as a traceback")
 def test_incomplete_gguf_of_a_supported_architecture(tmp_path, capsys):
     import gguf
     import numpy as np

@@ -536,9 +536,6 @@ def test_failed_corpus_save_keeps_the_previous_file(tmp_path, monkeypatch):
     assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir() if p.is_file()] == ["kept.jsonl"]
 
 
-@pytest.mark.xfail(strict=True, reason="GeometryReport.save (analysis/report.py) writes its tables over the "
-                   "previous ones while the manifest keeps the previous 'analysis' section; fix: drop that "
-                   "section before writing, or record each table's sha256 in it and check them on load")
 def test_failed_report_save_never_mixes_two_analyses(tmp_path, monkeypatch):
     from workbench.analysis import EmotionVectors, GeometryReport, analyze
     from workbench.cli import main

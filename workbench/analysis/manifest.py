@@ -9,7 +9,7 @@ from pathlib import Path
 from workbench.errors import RunFolderError
 from workbench.io import atomic_write_json, read_json
 
-__all__ = ["update_manifest", "sha256_file", "versions", "MANIFEST_FILE"]
+__all__ = ["update_manifest", "drop_manifest_section", "sha256_file", "versions", "MANIFEST_FILE"]
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
@@ -25,6 +25,18 @@ def update_manifest(directory: str | Path, section: str, content: dict, drop: tu
         manifest.pop(name, None)
     manifest[section] = content
     return atomic_write_json(path, manifest)
+
+
+def drop_manifest_section(directory: str | Path, section: str) -> None:
+    """Remove ``manifest[section]`` if present (before its files are rewritten, so that a save that
+    fails half-way leaves a folder that is refused, never old metadata over new tables)."""
+    path = Path(directory) / MANIFEST_FILE
+    if not path.exists():
+        return
+    manifest = read_json(path)
+    if isinstance(manifest, dict) and section in manifest:
+        manifest.pop(section)
+        atomic_write_json(path, manifest)
 
 
 def sha256_file(path: str | Path) -> str:

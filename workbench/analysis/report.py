@@ -117,11 +117,12 @@ class GeometryReport:
 
     def save(self, run_dir: str | Path) -> Path:
         """Write the files listed in the module docstring, then the manifest's ``analysis`` section."""
-        from workbench.analysis.manifest import sha256_file, update_manifest, versions
+        from workbench.analysis.manifest import drop_manifest_section, sha256_file, update_manifest, versions
 
         start = time.perf_counter()
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        drop_manifest_section(run_dir, "analysis")  # an interrupted save is then refused, never mixed
         off = self.conditions[0]
         rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())
         for name in _MATRICES:

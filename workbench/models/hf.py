@@ -153,9 +153,13 @@ def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_
     if resolved.source == "gguf":
         path = Path(loc)
         arch = _check_gguf_architecture(path)
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model, info = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                           output_loading_info=True, **common)
+        try:
+            tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+            model, info = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                               output_loading_info=True, **common)
+        except (ValueError, KeyError, OSError, RuntimeError) as exc:  # transformers' GGUF reader: incomplete file
+            raise ModelLoadError(f"{path}: a {arch} GGUF file that transformers cannot load "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from exc
         _strict(info, str(path))
         model.config.architectures = [type(model).__name__]
         extra = {"gguf_architecture": arch, "weights_sha256": sha256_file(path)}
