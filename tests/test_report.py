@@ -149,8 +149,8 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     texts = (TokenText("a happy text", ("I", " was", " glad"), [0.5, -0.25, 2.0], 3, {"kind": "given"}),
              TokenText("another", ("no",), [-1.0], 4, {}))
     TokenView(1, texts, {"model": "tiny"}).save(folder)
-    (folder / "steering_summary.json").write_text(json.dumps({"layer": 1, "slope": 0.125}))
-    (folder / "steering.csv").write_text("alpha,score\n-0.5,-0.2\n0.5,0.3\n")
+    result = _steering_result()
+    result.save(folder)
     page = write_report(folder).read_text(encoding="utf-8")
     assert 'id="absent-sections"' not in page
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-tokens-\d)"', page) == ["fig-tokens-0", "fig-tokens-1"]
@@ -158,7 +158,35 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     np.testing.assert_array_equal(_arr(data["z"])[0, :3], [0.5, -0.25, 2.0])
     assert data["zmax"] == 2.0 and data["zmin"] == -2.0  # one colour scale over all the texts
     assert "another (first 1 of 4 tokens)" in page
-    assert "<td>slope</td><td>0.125</td>" in page and "<td>-0.5</td><td>-0.2</td>" in page
+    rho = result.summary["scores"]["readback"]["direction"]
+    assert f"{rho['rho']:+.2f} [{rho['ci_low']:+.2f}, {rho['ci_high']:+.2f}]" in page
+    assert re.findall(r'Plotly\.newPlot\(\s*"(fig-steering-\d)"', page) == ["fig-steering-0"]
+    assert "continuation 1 at +0.40" in page and "continuation 1 at -0.40" in page  # sample 0 of the direction
+    assert "control text" not in page
+
+
+def _steering_result():
+    """A small SteeringResult: the direction's read-back rises with alpha, the control's does not."""
+    from workbench.steer.results import COLUMNS, SteeringResult
+    from workbench.steer.summary import summarize
+
+    rng = np.random.default_rng(0)
+    alphas, rows = (-0.4, 0.0, 0.4), []
+    for name, kind in (("valence", "direction"), ("random0", "control")):
+        for p in range(3):
+            for sample in range(2):
+                for a in alphas:
+                    row = {c: 0 for c, _ in COLUMNS}
+                    row.update(direction=name, kind=kind, alpha=a, prompt_index=p, sample=sample, hook="add_direction",
+                               positions="all", hit_eos=False, prompt=f"prompt {p}",
+                               text=(f"continuation {p} at {a:+.2f}" if kind == "direction" and sample == 0
+                                     else "control text"),
+                               readback=(a if kind == "direction" else 0.0) + 0.1 * rng.normal(),
+                               vader=0.1 * rng.normal(), perplexity=10 + rng.uniform())
+                    rows.append(row)
+    summary = summarize(rows, [("valence", "direction"), ("random0", "control")], alphas, 3, 2, n_boot=200, seed=0)
+    summary.update(direction="valence", layer=1, readback_layer=2, norm=3.0)
+    return SteeringResult(tuple(rows), summary)
 
 
 def test_sections_are_a_list_of_functions(run):

@@ -70,6 +70,7 @@ def build_report(run, sections=None) -> str:
             parts.append(f'<div class="absent">Not in this report: {esc(s.absent)}.</div>')
         parts.append(s.html)
         parts.extend(_figure_div(fig, f"fig-{s.key}-{i}") for i, fig in enumerate(s.figures))
+        parts.append(s.after)
         parts.append("</section>")
     when = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     subtitle = (f"run folder {data.run_dir} · {len(data.report.emotions)} emotions · {len(data.report.layers)} "

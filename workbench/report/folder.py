@@ -11,7 +11,6 @@ report RUN_DIR --tokens``) and the steering results ``steering.csv`` /
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +43,7 @@ class RunData:
     vectors: object  # EmotionVectors
     ratings: object  # Ratings
     token_view: object | None = None  # TokenView
-    steering: dict | None = None  # {"summary": dict | None, "rows": list[dict] | None}
+    steering: object | None = None  # a workbench.steer.SteeringResult, when the folder has one
 
     @property
     def label(self) -> dict:
@@ -86,16 +85,17 @@ def run_label(manifest: dict, run_dir: str | Path) -> dict:
     return {"model": str(model), "corpus": str(corpus)}
 
 
-def _steering(run_dir: Path) -> dict | None:
+def _steering(run_dir: Path):
+    """The run's :class:`SteeringResult` when ``workbench steer`` wrote one into the folder, else None.
+
+    A folder with only part of the steering files is refused (RunFolderError naming what is missing).
+    """
     present = [n for n in STEERING_FILES if (run_dir / n).is_file()]
     if not present:
         return None
-    summary = read_json(run_dir / "steering_summary.json") if "steering_summary.json" in present else None
-    rows = None
-    if "steering.csv" in present:
-        with open(run_dir / "steering.csv", newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    return {"summary": summary, "rows": rows}
+    from workbench.steer.results import SteeringResult
+
+    return SteeringResult.load(run_dir)
 
 
 def load_run(run_dir: str | Path, ratings=None) -> RunData:

@@ -15,7 +15,6 @@ from workbench.report.tables import (
     headline_html,
     headline_sentence,
     html_table,
-    key_values_html,
     layers_html,
     manifest_html,
 )
@@ -33,6 +32,7 @@ class Section:
     html: str = ""  # text and tables, shown before the figures
     figures: tuple = ()  # plotly Figures
     absent: str | None = None  # an optional section that is not there: what is missing and how to make it
+    after: str = ""  # text and tables shown after the figures
 
 
 def _p(text: str) -> str:
@@ -111,24 +111,38 @@ def token_section(data) -> Section:
     return Section("tokens", "Token view", _p(text), tuple(figs))
 
 
+def _rho(stat) -> str:
+    if not stat or stat.get("rho") is None:
+        return "n/a"
+    return f"{stat['rho']:+.2f} [{stat['ci_low']:+.2f}, {stat['ci_high']:+.2f}]"
+
+
 def steering_section(data) -> Section:
+    from workbench.figures import dose_response_figure
     from workbench.report.folder import STEERING_FILES
 
     if data.steering is None:
         return Section("steering", "Steering", absent=(
             f"no steering results ({', '.join(STEERING_FILES)}) in the run folder: make them with "
-            f"`workbench steer {data.run_dir}`"))
-    parts = []
-    summary, rows = data.steering["summary"], data.steering["rows"]
-    if isinstance(summary, dict):
-        parts.append(key_values_html((k, v) for k, v in summary.items()))
-    if rows:
-        cut = _p(f"first {MAX_STEERING_ROWS} of {len(rows)} rows") if len(rows) > MAX_STEERING_ROWS else ""
-        parts.append(cut + html_table(list(rows[0]), [list(r.values()) for r in rows[:MAX_STEERING_ROWS]], "layers"))
-    missing = [n for n, v in (("steering_summary.json", summary), ("steering.csv", rows)) if v is None]
-    if missing:
-        parts.append(_p(f"not in the run folder: {', '.join(missing)}"))
-    return Section("steering", "Steering", "".join(parts))
+            f"`workbench steer {data.run_dir} --layer L`"))
+    result = data.steering
+    s = result.summary
+    text = (f"Direction {s.get('direction')} added at block {s.get('layer')} with alpha x {s.get('norm', 0):.1f} "
+            f"(the layer's mean residual norm), {s.get('n_prompts')} prompts x {s.get('n_samples')} samples per "
+            f"alpha, the same sampling seed at every alpha; read-back at block {s.get('readback_layer')}. "
+            "Spearman rho of alpha against each score with a bootstrap CI (prompts, then samples), for the "
+            "direction, for random unit directions steered the same way (controls, mean rho), and their difference.")
+    rows = [[score, _rho(e.get("direction")), _rho(e.get("controls")), _rho(e.get("difference"))]
+            for score, e in s.get("scores", {}).items()]
+    table = html_table(["score", "direction rho [95% CI]", "controls rho [95% CI]", "difference [95% CI]"], rows,
+                       "layers")
+    sample = [[r["direction"], f"{r['alpha']:+.2f}", r["prompt"], r["text"], f"{r['vader']:+.2f}",
+               f"{r['readback']:.2f}", f"{r['perplexity']:.1f}"]
+              for r in result.rows if r["kind"] == "direction" and r["sample"] == 0][:MAX_STEERING_ROWS]
+    texts = _p("Sample 0 of each prompt at every alpha, for the steered direction (all texts: steering.csv).") + \
+        html_table(["direction", "alpha", "prompt", "continuation", "VADER", "read-back", "perplexity"], sample,
+                   "layers")
+    return Section("steering", "Steering", _p(text) + table, (dose_response_figure(result),), after=texts)
 
 
 def layers_section(data) -> Section:

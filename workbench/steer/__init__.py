@@ -1,6 +1,13 @@
-"""Steering: interventions on block outputs, and the recipes in ``hooks/``."""
+"""Steering: interventions on block outputs, the recipes in ``hooks/``, and the dose-response experiment."""
 
+from workbench.steer.directions import Direction, random_directions, resolve_direction
+from workbench.steer.experiment import SteerPlan, prepare_steering, run_steering
+from workbench.steer.prompts import load_prompts
 from workbench.steer.recipes import available_recipes, load_recipe
-from workbench.steer.steering import residual_norm, steering
+from workbench.steer.results import SteeringResult
+from workbench.steer.settings import SteerSettings
+from workbench.steer.steering import calibration_norm, residual_norm, steering
 
-__all__ = ["steering", "residual_norm", "load_recipe", "available_recipes"]
+__all__ = ["steering", "residual_norm", "calibration_norm", "load_recipe", "available_recipes", "SteerSettings",
+           "SteerPlan", "prepare_steering", "run_steering", "SteeringResult", "Direction", "resolve_direction",
+           "random_directions", "load_prompts"]

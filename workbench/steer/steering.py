@@ -1,19 +1,36 @@
 """``steering``: move a model's block output along a direction, inside a ``with`` block.
 
 ``alpha`` is a fraction of the layer's typical residual norm, so one alpha means
-the same across layers and models (METHOD.md section 6).
+the same across layers and models (METHOD.md section 6). The norm is given
+(e.g. :func:`workbench.steer.directions.activation_norm` from a run folder) or,
+when ``None``, measured by a small calibration pass (:func:`calibration_norm`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import numbers
+from collections.abc import Callable, Iterator
 
 import torch
 
 from workbench.errors import InputError
 
-__all__ = ["steering", "residual_norm"]
+__all__ = ["steering", "residual_norm", "calibration_norm", "POSITIONS"]
+
+
+def _all(hidden: torch.Tensor) -> slice:
+    return slice(None)
+
+
+def _last(hidden: torch.Tensor) -> slice:
+    return slice(hidden.shape[1] - 1, None)
+
+
+# positions name -> which sequence positions of each forward pass the hook changes.
+# With a KV cache, generation runs the prompt once and then one position per new token,
+# so "last" steers the last prompt token and every generated token; "all" steers everything.
+POSITIONS: dict[str, Callable[[torch.Tensor], slice]] = {"all": _all, "last": _last}
 
 
 def residual_norm(model, texts, layer: int, max_length: int = 256) -> float:
@@ -37,13 +54,51 @@ def residual_norm(model, texts, layer: int, max_length: int = 256) -> float:
     return float(norms[keep].mean())
 
 
+def calibration_norm(model, layer: int, texts=None) -> float:
+    """:func:`residual_norm` over ``texts`` (default: the project's steering prompts, ``data/steer_prompts.txt``)."""
+    if texts is None:
+        from workbench.steer.prompts import load_prompts
+
+        texts = load_prompts()
+    return residual_norm(model, texts, layer)
+
+
+def _check_alpha(alpha) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not torch.isfinite(torch.tensor(float(alpha))):
+        raise InputError(f"alpha must be a finite number, got {alpha!r}")
+    return float(alpha)
+
+
+def _restrict(fn, select):
+    if select is _all:
+        return fn
+
+    def hook(hidden):
+        new = fn(hidden)
+        where = select(hidden)
+        out = hidden.clone()
+        out[:, where] = new[:, where]
+        return out
+
+    return hook
+
+
 @contextlib.contextmanager
-def steering(model, direction: torch.Tensor, alpha: float, layer: int, norm: float,
-             hook: str = "add_direction") -> Iterator[None]:
-    """Apply ``hook`` (a recipe in ``hooks/``) with scale ``alpha * norm`` to block ``layer``.
+def steering(model, direction: torch.Tensor, alpha: float, layer: int, positions: str = "all",
+             norm: float | None = None, hook: str | Callable = "add_direction") -> Iterator[None]:
+    """Apply ``hook`` with scale ``alpha * norm`` along ``direction`` to the output of block ``layer``.
 
     Every forward pass and generation of ``model`` inside the block is steered;
     the intervention is removed on exit, also when the block raises.
+
+    Args:
+        direction: ``[d_model]``; only its direction matters (recipes use the unit vector).
+        alpha: fraction of the layer's typical residual norm (0 changes nothing, exactly).
+        layer: block index (negatives count from the end).
+        positions: a key of :data:`POSITIONS` (``"all"`` or ``"last"``).
+        norm: the layer's typical residual norm; ``None`` runs :func:`calibration_norm`.
+        hook: a recipe name in ``hooks/``, the path of a recipe file, or a
+            ``make_hook(direction, scale)`` factory.
     """
     from workbench.steer.recipes import load_recipe
 
@@ -52,10 +107,16 @@ def steering(model, direction: torch.Tensor, alpha: float, layer: int, norm: flo
         raise InputError(f"direction has {direction.numel()} values; {model.name} has d_model {model.d_model}")
     if not torch.isfinite(direction).all() or direction.norm() == 0:
         raise InputError("direction must be finite and non-zero")
-    if not (isinstance(alpha, (int, float)) and torch.isfinite(torch.tensor(float(alpha)))):
-        raise InputError(f"alpha must be a finite number, got {alpha!r}")
-    if not norm > 0:
-        raise InputError(f"norm must be positive, got {norm!r}")
-    fn = load_recipe(hook)(direction, float(alpha) * float(norm))
+    alpha = _check_alpha(alpha)
+    (layer,) = model.check_layers([layer])
+    if positions not in POSITIONS:
+        raise InputError(f"positions must be one of {sorted(POSITIONS)}, got {positions!r}")
+    if norm is None:
+        norm = calibration_norm(model, layer)
+    if isinstance(norm, bool) or not isinstance(norm, numbers.Real) or not float(norm) > 0 \
+            or not torch.isfinite(torch.tensor(float(norm))):
+        raise InputError(f"norm must be a positive finite number, got {norm!r}")
+    factory = hook if callable(hook) else load_recipe(hook)
+    fn = _restrict(factory(direction, alpha * float(norm)), POSITIONS[positions])
     with model.intervene(layer, fn):
         yield

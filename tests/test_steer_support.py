@@ -1,0 +1,48 @@
+"""Shared builders for the steering tests (no tests here): a tiny model folder and an analysed run folder for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tiny import tiny_model
+
+from workbench.analysis import analyze, emotion_vectors
+from workbench.analysis.synthetic import synthetic_activations
+from workbench.collect.activations import StoryActivations
+from workbench.data.ratings import load_ratings
+
+N_EMOTIONS = 24
+TINY_PROMPTS = ("the old man opened the door", "she was in the room with", "at night the house",
+                "my friend and i had")
+
+
+def make_model_dir(path: Path, tokenizer) -> Path:
+    tiny_model("llama", len(tokenizer)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def make_run(path: Path, model_dir: Path, *, analysed: bool = True, vectors: bool = True, seed: int = 0) -> Path:
+    """A run folder of synthetic activations shaped like the tiny llama (3 blocks of width 64), analysed."""
+    ratings = load_ratings()
+    sub = ratings.subset(ratings.emotions[:N_EMOTIONS])
+    stories, neutral = synthetic_activations(sub.emotions, sub.valence, sub.arousal, n_layers=3, d_model=64,
+                                             stories=2, valence_signal=3.0, n_neutral=6, seed=seed)
+    spec = {"name": str(model_dir), "dtype": "float32", "architecture": "LlamaForCausalLM"}
+    import torch
+
+    acts = StoryActivations(torch.cat([stories.means, neutral.means]), torch.cat([stories.n_tokens, neutral.n_tokens]),
+                            stories.layers, stories.meta + neutral.meta, spec, {"n_layers": 3})
+    acts.save(path)
+    if vectors:
+        vec = emotion_vectors(stories, neutral)
+        vec.save(path)
+        if analysed:
+            analyze(vec, sub, stories, bootstrap=20, permutations=20, cka_shuffles=10, progress=False,
+                    workers=1).save(path)
+    return path
+
+
+def prompts_file(path: Path) -> Path:
+    path.write_text("# tiny prompts\n" + "\n".join(TINY_PROMPTS) + "\n")
+    return path

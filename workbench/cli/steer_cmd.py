@@ -1,0 +1,81 @@
+"""``workbench steer RUN_DIR --layer L``: a thin layer over :mod:`workbench.steer`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.cli.options import add_dataclass_options, dataclass_from_args
+from workbench.errors import InputError
+
+__all__ = ["register", "headline"]
+
+
+def register(subparsers) -> None:
+    from workbench.steer.settings import SteerSettings
+
+    p = subparsers.add_parser(
+        "steer", help="steer generation along a recovered direction; dose-response against random controls",
+        description="Generate continuations of neutral prompts while adding alpha x (the layer's mean residual "
+                    "norm) x a unit direction to the output of block --layer; every (prompt, sample) uses the same "
+                    "sampling seed at every alpha, for the direction and for random unit controls. Each text is "
+                    "scored with VADER, by read-back (the unsteered model's mean projection on the valence axis "
+                    "at a later layer) and by its perplexity under the unsteered model. Writes steering.csv, "
+                    "steering_summary.json and the manifest's steer section (into RUN_DIR unless --out).")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder analysed with `workbench analyze`")
+    p.add_argument("--layer", type=int, required=True, help="block whose output is steered")
+    add_dataclass_options(p, SteerSettings, exclude=("layer",))
+    p.add_argument("--out", type=Path, default=None, help="folder for the outputs (default: RUN_DIR)")
+    p.add_argument("--model", default=None, help="model to load (default: the one recorded in the run folder)")
+    p.add_argument("--dtype", default="bfloat16", help="model dtype (default: bfloat16)")
+    p.add_argument("--backend", default="nnsight",
+                   help="auto, transformer_lens or nnsight (default: nnsight, the faster one for generation)")
+    p.add_argument("--generate-threads", type=int, default=1,
+                   help="torch threads while generating (default: 1; a small model's many tiny ops stall on a "
+                        "busy shared CPU with more; 0: torch's default)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    p.set_defaults(func=run_steer)
+
+
+def _num(x, spec="+.2f") -> str:
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def _ci(entry) -> str:
+    return f"{_num(entry['rho'])} [{_num(entry['ci_low'])}, {_num(entry['ci_high'])}]"
+
+
+def headline(summary: dict) -> list[str]:
+    """One line per score: rho of the direction, of the controls, and the difference, with CIs."""
+    lines = []
+    for score, entry in summary["scores"].items():
+        line = f"{score:>10}: rho {_ci(entry['direction'])}"
+        if entry.get("controls"):
+            line += f"; controls {_ci(entry['controls'])}; difference {_ci(entry['difference'])}"
+        lines.append(line)
+    by_alpha = summary["scores"]["perplexity"]["by_alpha"]["direction"]
+    means = " ".join(f"{p['alpha']:+g}:{_num(p['mean'], '.1f')}" for p in by_alpha)
+    lines.append(f"perplexity by alpha ({summary['direction']}): {means}")
+    return lines
+
+
+def run_steer(args) -> int:
+    import workbench as wb
+    from workbench.steer import SteerSettings, prepare_steering, run_steering
+
+    settings = dataclass_from_args(SteerSettings, args, layer=args.layer)
+    plan = prepare_steering(args.run_dir, settings)
+    model = wb.load_model(args.model or plan.model.get("name"), backend=args.backend, dtype=args.dtype)
+    if args.generate_threads < 0:
+        raise InputError(f"--generate-threads must be >= 0, got {args.generate_threads}")
+    result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)
+    out = result.save(args.out or args.run_dir)
+    s = result.summary
+    t = s["timings"]
+    print(f"steered {s['direction']} at layer {s['layer']} (norm {s['norm']:.1f}), read-back at layer "
+          f"{s['readback_layer']}: {len(result.rows)} texts, {t['new_tokens']} new tokens in {t['generate']:.0f} s "
+          f"({t['tokens_per_s']} tok/s); total {t['total']:.0f} s")
+    for line in headline(s):
+        print(line)
+    print(f"wrote steering.csv, steering_summary.json to {out}")
+    return 0

@@ -1,0 +1,152 @@
+"""A steering experiment: plan it from an analysed run folder, run it on a model, get a :class:`SteeringResult`.
+
+``prepare_steering(run_dir, settings)`` checks every input before a model is
+loaded (layer range, direction name, vectors and analysis present, prompts) and
+resolves the steered direction, the random controls, the read-back layer and
+direction, and the layer's norm (from the run's activations:
+:func:`workbench.steer.directions.activation_norm`). ``run_steering(model, plan)``
+generates (paired seeds), scores and summarizes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from workbench.errors import InputError, RunFolderError
+from workbench.steer.directions import (
+    Direction,
+    activation_norm,
+    default_readback_layer,
+    random_directions,
+    resolve_direction,
+    valence_direction,
+)
+from workbench.steer.settings import SteerSettings
+
+__all__ = ["SteerPlan", "prepare_steering", "run_steering"]
+
+
+@dataclass(frozen=True, eq=False)
+class SteerPlan:
+    """Everything a steering run needs besides the model; the steered direction comes first in ``directions``."""
+
+    run_dir: Path
+    settings: SteerSettings
+    directions: tuple[Direction, ...]
+    readback_layer: int
+    readback_direction: torch.Tensor
+    norm: float
+    prompts: tuple[str, ...]
+    model: dict  # the run's model spec (collect section): name, dtype, ...
+    n_model_layers: int
+
+    @property
+    def direction(self) -> Direction:
+        return self.directions[0]
+
+
+def _check_layer(layer: int, n_layers: int, what: str, analysed) -> int:
+    if not -n_layers <= layer < n_layers:
+        raise InputError(f"{what} {layer} is out of range: the run's model has {n_layers} blocks (0..{n_layers - 1})")
+    layer %= n_layers
+    if layer not in analysed:
+        raise InputError(f"{what} {layer} was not analysed in this run (layers {list(analysed)})")
+    return layer
+
+
+def prepare_steering(run_dir: str | Path, settings: SteerSettings) -> SteerPlan:
+    """Check the inputs against the run folder and resolve directions, read-back and norm (no model needed)."""
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.steer.prompts import load_prompts
+    from workbench.steer.recipes import load_recipe
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist")
+    if not isinstance(settings, SteerSettings):
+        raise InputError(f"settings must be a SteerSettings, got {type(settings).__name__}")
+    report = GeometryReport.load(run_dir)
+    n_layers = report.n_model_layers
+    layer = _check_layer(settings.layer, n_layers, "--layer", report.layers)
+    vectors = None if settings.direction.strip() == "valence" else EmotionVectors.load(run_dir)
+    direction = resolve_direction(settings.direction, layer, report, vectors)
+    readback = settings.readback_layer
+    readback = (default_readback_layer(report, layer) if readback is None
+                else _check_layer(readback, n_layers, "--readback-layer", report.layers))
+    prompts = load_prompts(settings.prompts)
+    load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
+    acts = StoryActivations.load(run_dir)
+    controls = random_directions(acts.d_model, settings.random_controls, settings.seed, layer)
+    return SteerPlan(run_dir, settings, (direction,) + controls, readback, valence_direction(report, readback),
+                     activation_norm(acts, layer), prompts, dict(acts.spec), n_layers)
+
+
+def _rows(plan: SteerPlan, gens, vader, readback, perplexity) -> list[dict]:
+    s = plan.settings
+    return [{
+        "direction": g.direction, "kind": g.kind, "alpha": g.alpha, "prompt_index": g.prompt_index,
+        "sample": g.sample, "sampling_seed": g.sampling_seed, "layer": plan.direction.layer, "norm": plan.norm,
+        "scale": g.alpha * plan.norm, "hook": s.hook, "positions": s.positions, "readback_layer": plan.readback_layer,
+        "top_k": s.top_k, "temperature": float(s.temperature), "max_new_tokens": s.max_new_tokens,
+        "n_new_tokens": len(g.new_ids), "hit_eos": g.hit_eos, "vader": float(v), "readback": float(r),
+        "perplexity": float(p), "prompt": plan.prompts[g.prompt_index], "text": g.text,
+    } for g, v, r, p in zip(gens, vader, readback, perplexity)]
+
+
+def _alpha0_identical(gens) -> bool | None:
+    """Whether every (prompt, sample) has the same continuation at alpha 0 for every direction."""
+    zero = {}
+    for g in gens:
+        if g.alpha == 0.0:
+            zero.setdefault((g.prompt_index, g.sample), set()).add(g.new_ids)
+    return None if not zero else all(len(v) == 1 for v in zero.values())
+
+
+def run_steering(model, plan: SteerPlan, progress: bool = False, generate_threads: int | None = None):
+    """Generate every (direction, alpha, prompt, sample), score the texts, summarize: a :class:`SteeringResult`.
+
+    ``generate_threads``: torch threads while generating (``None``: unchanged; see
+    :func:`workbench.steer.generation.generate_paired`).
+    """
+    from workbench.steer.generation import generate_paired
+    from workbench.steer.results import SteeringResult
+    from workbench.steer.scoring import readback_and_perplexity, vader_scores
+    from workbench.steer.summary import summarize
+
+    if model.n_layers != plan.n_model_layers or model.d_model != plan.direction.vector.numel():
+        raise InputError(f"{model.name} has {model.n_layers} blocks of width {model.d_model}; the run's model has "
+                         f"{plan.n_model_layers} blocks of width {plan.direction.vector.numel()}")
+    s = plan.settings
+    start = time.perf_counter()
+    gens, gen_info = generate_paired(model, plan.prompts, plan.directions, s, plan.norm, progress,
+                                     threads=generate_threads)
+    t_gen = time.perf_counter()
+    vader = vader_scores([g.text for g in gens])
+    readback, perplexity = readback_and_perplexity(model, [(g.prompt_ids, g.new_ids) for g in gens],
+                                                   plan.readback_layer, plan.readback_direction,
+                                                   progress=progress)
+    t_score = time.perf_counter()
+    rows = _rows(plan, gens, vader, readback, perplexity)
+    summary = summarize(rows, [(d.name, d.kind) for d in plan.directions], s.alphas, len(plan.prompts), s.samples,
+                        n_boot=s.bootstrap, seed=s.seed)
+    t_end = time.perf_counter()
+    summary.update({
+        "direction": plan.direction.name, "layer": plan.direction.layer, "readback_layer": plan.readback_layer,
+        "norm": plan.norm, "norm_source": "mean over the run's texts of the norm of their mean resid_post at the layer",
+        "model": {k: plan.model.get(k) for k in ("name", "dtype", "architecture", "weights_sha256")},
+        "loaded_model": {"name": model.name, "dtype": str(model.dtype).removeprefix("torch."),
+                         "backend": model.backend},
+        "run_dir": str(plan.run_dir), "prompts": list(plan.prompts), "settings": s.to_dict(),
+        "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
+        "generate_threads": generate_threads,
+        "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),
+        "timings": {"generate": round(t_gen - start, 3), "score": round(t_score - t_gen, 3),
+                    "summarize": round(t_end - t_score, 3), "total": round(t_end - start, 3), **gen_info},
+    })
+    return SteeringResult(tuple(rows), summary)

@@ -1,0 +1,114 @@
+"""``SteeringResult``: the frozen result of a steering experiment, with save and load.
+
+Files (``save``): ``steering.csv`` (one row per generated text, with every
+setting), ``steering_summary.json`` (the rhos with CIs, means by alpha, settings,
+timings) and last the ``steer`` section of ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import RunFolderError
+from workbench.io import atomic_write_text, read_json
+
+__all__ = ["SteeringResult", "COLUMNS", "STEER_FILES"]
+
+STEER_FILES = ("steering.csv", "steering_summary.json")
+# (column, parser); every row also repeats the experiment's settings.
+COLUMNS = (
+    ("direction", str), ("kind", str), ("alpha", float), ("prompt_index", int), ("sample", int),
+    ("sampling_seed", int), ("layer", int), ("norm", float), ("scale", float), ("hook", str), ("positions", str),
+    ("readback_layer", int), ("top_k", int), ("temperature", float), ("max_new_tokens", int),
+    ("n_new_tokens", int), ("hit_eos", bool), ("vader", float), ("readback", float), ("perplexity", float),
+    ("prompt", str), ("text", str),
+)
+
+
+def _cell(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def _parse(kind, text: str, where: str):
+    if kind is bool:
+        if text not in ("true", "false"):
+            raise RunFolderError(f"{where}: expected true or false, got {text!r}")
+        return text == "true"
+    if kind is float and text == "":
+        return float("nan")
+    try:
+        return kind(text)
+    except ValueError:
+        raise RunFolderError(f"{where}: {text!r} is not a {kind.__name__}") from None
+
+
+@dataclass(frozen=True, eq=False)
+class SteeringResult:
+    """``rows``: one dict per generated text (keys: the names in :data:`COLUMNS`); ``summary``: the
+    statistics of :func:`workbench.steer.summary.summarize` plus settings, norm and timings."""
+
+    rows: tuple[dict, ...]
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def directions(self) -> tuple[tuple[str, str], ...]:
+        """``(name, kind)`` of each direction, in table order."""
+        seen = {}
+        for r in self.rows:
+            seen.setdefault(r["direction"], r["kind"])
+        return tuple(seen.items())
+
+    def texts(self, direction: str | None = None, alpha: float | None = None) -> list[dict]:
+        """Rows of one direction and/or alpha (``prompt``, ``text`` and scores), for reading the generations."""
+        return [r for r in self.rows if (direction is None or r["direction"] == direction)
+                and (alpha is None or r["alpha"] == alpha)]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section."""
+        from workbench.analysis.manifest import update_manifest, versions
+        from workbench.analysis.report_io import write_json
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([c for c, _ in COLUMNS])
+        for r in self.rows:
+            w.writerow([_cell(r[c]) for c, _ in COLUMNS])
+        atomic_write_text(directory / "steering.csv", buf.getvalue())
+        write_json(directory / "steering_summary.json", self.summary)
+        settings = self.summary.get("settings", {})
+        update_manifest(directory, "steer", {
+            "files": list(STEER_FILES), "n_texts": len(self.rows),
+            "directions": [list(d) for d in self.directions], "settings": settings,
+            "layer": settings.get("layer"), "readback_layer": self.summary.get("readback_layer"),
+            "norm": self.summary.get("norm"), "model": self.summary.get("model"),
+            "timings": self.summary.get("timings", {}), "versions": versions(),
+        })
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SteeringResult:
+        directory = Path(directory)
+        manifest = read_json(directory / "manifest.json")
+        if not isinstance(manifest, dict) or "steer" not in manifest:
+            raise RunFolderError(f"{directory}/manifest.json has no 'steer' section: run `workbench steer "
+                                 f"{directory} --layer L` (again; an interrupted run writes no section)")
+        path = directory / "steering.csv"
+        if not path.is_file():
+            raise RunFolderError(f"{path} does not exist")
+        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
+        missing = [c for c, _ in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RunFolderError(f"{path} lacks column(s) {missing}; steer again with this version")
+        rows = tuple({c: _parse(kind, row[c], f"{path}, row {i} ({c})") for c, kind in COLUMNS}
+                     for i, row in enumerate(reader, start=1))
+        return cls(rows, read_json(directory / "steering_summary.json"))

@@ -1,0 +1,90 @@
+"""``SteerSettings``: the settings of a steering experiment, validated once, and the source of the CLI options."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from workbench.errors import InputError
+
+__all__ = ["SteerSettings", "DEFAULT_ALPHAS"]
+
+DEFAULT_ALPHAS = (-0.4, -0.2, 0.0, 0.2, 0.4)
+
+
+def _alphas(value) -> tuple[float, ...]:
+    from workbench.cli.options import parse_number_list
+
+    if isinstance(value, str):
+        values = parse_number_list(value, "--alphas")
+    else:
+        try:
+            values = list(value)
+        except TypeError:
+            raise InputError(f"--alphas: expected numbers, got {value!r}") from None
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InputError(f"--alphas: {v!r} is not a finite number")
+        out.append(float(v))
+    if len(out) < 2:
+        raise InputError(f"--alphas: a dose-response curve needs at least 2 alphas, got {out}")
+    if len(set(out)) != len(out):
+        raise InputError(f"--alphas: values listed twice in {out}")
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class SteerSettings:
+    layer: int = field(metadata={"help": "block whose output is steered"})
+    alphas: tuple[float, ...] | str = field(default=DEFAULT_ALPHAS, metadata={
+        "help": "comma-separated fractions of the layer's mean residual norm; write --alphas=-0.4,-0.2,0,0.2,0.4 "
+                "(with '=', as the list starts with a minus sign)"})
+    direction: str = field(default="valence", metadata={
+        "help": "'valence' (the analysis' ridge valence axis), an EMOTION, or EMOTION_A-EMOTION_B"})
+    prompts: str | None = field(default=None, metadata={
+        "help": "text file of prompts, one per line; None: the project's data/steer_prompts.txt"})
+    samples: int = field(default=8, metadata={"help": "sampled continuations per prompt and alpha"})
+    seed: int = field(default=0, metadata={"help": "seed of the sampling (per prompt and sample) and of the controls"})
+    random_controls: int = field(default=3, metadata={"help": "random unit directions steered the same way"})
+    max_new_tokens: int = field(default=40, metadata={"help": "tokens generated per continuation"})
+    top_k: int = field(default=50, metadata={"help": "sample among the top-k tokens"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/ or path of a recipe file"})
+    positions: str = field(default="all", metadata={"help": "'all' or 'last' (positions steered per forward pass)"})
+    readback_layer: int | None = field(default=None, metadata={
+        "help": "layer of the read-back; None: the later analysed layer whose valence axis has the best "
+                "held-out r (valence_cv_r)"})
+    batch_size: int = field(default=64, metadata={"help": "continuations per generate call"})
+    bootstrap: int = field(default=2000, metadata={"help": "bootstrap resamples (prompts, then samples within)"})
+    share_unsteered: bool = field(default=True, metadata={
+        "help": "generate alpha 0 once for all directions (steering with alpha 0 is the identity)"})
+
+    def __post_init__(self):
+        object.__setattr__(self, "alphas", _alphas(self.alphas))
+        for name in ("layer", "samples", "seed", "random_controls", "max_new_tokens", "top_k", "batch_size",
+                     "bootstrap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(f"--{name.replace('_', '-')} must be an integer, got {value!r}")
+        for name, low in (("samples", 1), ("random_controls", 0), ("max_new_tokens", 1), ("top_k", 1),
+                          ("batch_size", 1), ("seed", 0)):
+            if getattr(self, name) < low:
+                raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
+        if self.bootstrap < 100:
+            raise InputError(f"--bootstrap must be >= 100 for a 95% interval, got {self.bootstrap}")
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
+                and self.temperature > 0):
+            raise InputError(f"--temperature must be a positive number, got {self.temperature!r}")
+        from workbench.steer.steering import POSITIONS
+
+        if self.positions not in POSITIONS:
+            raise InputError(f"--positions must be one of {sorted(POSITIONS)}, got {self.positions!r}")
+        if self.readback_layer is not None and (isinstance(self.readback_layer, bool)
+                                                or not isinstance(self.readback_layer, int)):
+            raise InputError(f"--readback-layer must be an integer, got {self.readback_layer!r}")
+        if not self.direction.strip():
+            raise InputError("--direction is empty")
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
