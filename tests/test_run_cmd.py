@@ -141,3 +141,23 @@ def test_a_bad_ratings_file_fails_before_any_work(model_dir, inputs, tmp_path, c
                  "--ratings", str(tmp_path / "nope.csv"), *FAST]) == 2
     assert f"ratings file {tmp_path / 'nope.csv'} does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_token_projections_cut_and_bad_direction(model_dir):
+    import workbench as wb
+    from workbench.errors import InputError
+    from workbench.report import token_projections
+
+    model = wb.load_model(str(model_dir), dtype="float32")
+    rng = np.random.default_rng(1)
+    direction, centre = rng.standard_normal(model.d_model), rng.standard_normal(model.d_model)
+    text = "the old man and the child opened the door of the house"
+    full, cut = (token_projections(model, [text], direction * 3.0, 1, centre, max_tokens=n)[0] for n in (192, 4))
+    assert full.n_tokens == cut.n_tokens == len(full.tokens) == 17 and len(cut.tokens) == 4  # "opened": 6 chars
+    np.testing.assert_allclose(cut.scores, full.scores[:4], rtol=1e-5, atol=1e-6)  # causal: the cut changes nothing
+    unit = token_projections(model, [text], direction, 1, centre)[0]
+    np.testing.assert_allclose(unit.scores, full.scores, rtol=1e-6)  # the direction is normalised
+    with pytest.raises(InputError, match="direction"):
+        token_projections(model, [text], np.zeros(model.d_model), 1)
+    with pytest.raises(InputError, match="direction"):
+        token_projections(model, [text], direction[:-1], 1)
