@@ -132,3 +132,30 @@ def test_each_command_twice_in_fresh_processes_gives_the_same_files(runner, tmp_
     names = set(snapshot(tmp_path / "collect" / "a"))
     assert {"activations.safetensors", "texts.jsonl", "emotion_vectors.safetensors", "layers.csv",
             "cka_debiased.csv", "valence_directions.safetensors", "summary.json", "manifest.json"} <= names
+
+
+def test_steer_twice_gives_the_same_files(tmp_path, tokenizer):
+    from test_steer_support import TINY_PROMPTS, make_model_dir, make_run, prompts_file
+
+    model_dir = make_model_dir(tmp_path / "model", tokenizer)
+    run = make_run(tmp_path / "run", model_dir)
+    prompts = prompts_file(tmp_path / "prompts.txt")
+    argv = ["steer", str(run), "--layer", "1", "--prompts", str(prompts), "--alphas=-2,0,2", "--samples", "2",
+            "--max-new-tokens", "5", "--dtype", "float32", "--no-progress", "--bootstrap", "200",
+            "--random-controls", "1"]
+
+    def outputs(name, *extra):
+        assert main([*argv, "--out", str(tmp_path / name), *extra]) == 0
+        folder = tmp_path / name
+        summary = json.loads((folder / "steering_summary.json").read_text())
+        summary.pop("timings")  # measures the run, not its result
+        steer = json.loads((folder / "manifest.json").read_text())["steer"]
+        steer.pop("timings")
+        return (folder / "steering.csv").read_bytes(), summary, steer
+
+    a, b = outputs("a"), outputs("b")
+    assert a[0] == b[0] and a[1] == b[1] and a[2] == b[2]
+    n_rows = 2 * 3 * len(TINY_PROMPTS) * 2  # (direction, control) x alphas x prompts x samples
+    assert len(a[0].splitlines()) == 1 + n_rows
+    other = outputs("seed1", "--seed", "1")
+    assert other[0] != a[0]  # the comparison can see a difference: sampling follows the seed

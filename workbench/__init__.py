@@ -31,6 +31,13 @@ _EXPORTS = {
     "compare_runs": "workbench.analysis",
     "figures": "workbench",
     "steering": "workbench.steer",
+    "SteerSettings": "workbench.steer",
+    "prepare_steering": "workbench.steer",
+    "run_steering": "workbench.steer",
+    "SteeringResult": "workbench.steer",
+    "resolve_direction": "workbench.steer",
+    "write_report": "workbench.report",
+    "token_projections": "workbench.report",
     "WorkbenchError": "workbench.errors",
 }
 
