@@ -63,7 +63,9 @@ def test_scores_equal_the_naive_computation(tokenizer, kind, backend):
             assert readback[i] == pytest.approx(proj, rel=1e-4, abs=1e-5)
             assert ppl[i] == pytest.approx(perplexity, rel=1e-4)
     assert readback[0] == readback[3] and ppl[0] == ppl[3]
-    assert 1.0 < np.nanmin(ppl) and np.nanmax(ppl) < 10 * len(tokenizer)
+    # An untrained model predicts almost uniformly: its perplexity is close to the vocabulary size
+    # (here 142-204 for 156 tokens); a log in the wrong base or unnormalised logits would leave this band.
+    assert len(tokenizer) / 2 < np.nanmin(ppl) and np.nanmax(ppl) < 2 * len(tokenizer)
 
 
 def test_scoring_refuses_a_steered_model(tokenizer):
