@@ -40,14 +40,14 @@ def run(bootstrap: int = 1000, permutations: int = 1000, n_layers: int = 18, d_m
     report = analyze(vectors, ratings, acts, bootstrap=bootstrap, permutations=permutations, seed=seed,
                      progress=False, workers=workers)
     done = time.perf_counter()
-    off = report.conditions[0].peak
+    off = report.peak
     return {
         "benchmark": "analysis_speed", "seconds": round(done - built, 2), "vectors_seconds": round(built - start, 2),
         "n_emotions": len(report.emotions), "n_layers": n_layers, "d_model": d_model, "stories": stories,
         "bootstrap": bootstrap, "permutations": permutations, "conditions": len(report.conditions),
         "noise_decay": decay, "timings": report.timings, "cpu_count": os.cpu_count(),
         "loadavg_1min_before": round(load_before, 2), "loadavg_1min_after": round(os.getloadavg()[0], 2),
-        "peak_layer": off.get("peak_layer"), "peak_r": off.get("peak_r"),
+        "peak_layer": off.layer, "peak_r": off.r,
     }
 
 

@@ -28,7 +28,7 @@ def test_analyze_writes_the_run_folder(tmp_path, capsys):
     run = _run_folder(tmp_path / "a")
     assert main(["analyze", str(run), *ARGS, "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert "peak PC1-valence: layer" in out and "neutral projection on" in out
+    assert "] PC1-valence: layer" in out and "neutral projection on" in out and "r on the held-out emotions" in out
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["analysis"]["settings"]["seed"] == 3 and "collect" in manifest
     report = GeometryReport.load(run)

@@ -17,7 +17,8 @@ from test_analysis_support import make_acts, make_ratings, naive_bootstrap_r, na
 from workbench.analysis import GeometryReport, analyze, emotion_vectors, linear_cka
 from workbench.analysis.analyze import rng_streams
 from workbench.analysis.report import ANALYSIS_FILES, LAYER_COLUMNS
-from workbench.analysis.stats import bootstrap_draws, permutation_draws, split_half
+from workbench.analysis.selection import emotion_splits
+from workbench.analysis.stats import bootstrap_draws, permutation_draws
 from workbench.analysis.valence import alpha_grid, kfold_indices
 from workbench.analysis.vectors import to_numpy
 from workbench.collect.activations import StoryActivations
@@ -46,7 +47,8 @@ def test_planted_valence_is_recovered():
         assert (cond.columns["valence_cv_r"] > 0.9).all(), cond.columns["valence_cv_r"]
         assert (cond.columns["pc1_valence_q"] < 0.05).all()
         assert (cond.columns["pc1_valence_ci_low"] > 0.9).all()
-        assert cond.peak["peak_r_other_half"] > 0.9 and cond.peak["peak_max_stat_p"] < 0.01
+        assert cond.peak.r > 0.9 and cond.peak.max_stat_p < 0.01 and cond.peak.ci_low > 0.85
+        assert cond.peak.ridge_heldout_r > 0.9 and cond.peak.best_pc == 1
     assert len(report.conditions) == 2 and report.conditions[1].neutral_projection
 
 
@@ -70,9 +72,9 @@ def test_every_statistic_matches_a_naive_computation():
     streams = rng_streams(5)
     perms = permutation_draws(streams["permutation"], 150, n)
     folds = kfold_indices(streams["cv"], n, 5)
-    half_a, half_b = split_half(streams["split"], [4] * n)
-    units = acts.means.double().numpy()  # stories are stored emotion by emotion, 4 each
-    draws = bootstrap_draws(streams["bootstrap"], 40, n, [4] * n)
+    splits = emotion_splits(streams["split"], n, 50)
+    units = vec.contrast.transpose(0, 1).double().numpy()  # the default bootstrap resamples emotions only
+    draws = bootstrap_draws(streams["bootstrap"], 40, n, None)
     bases = [None, vec.neutral_basis.double().numpy()]
     axes = []  # the full-sample PC axes, signed as reported (r with the ratings >= 0)
     for kind in ("contrast", "projected"):
@@ -88,6 +90,7 @@ def test_every_statistic_matches_a_naive_computation():
         X = to_numpy(vec.kind(kind))
         c = cond.columns
         null = np.zeros((150, L))
+        pc1 = np.zeros((L, n))
         for layer in range(L):
             scores, axes, explained = naive_pc(X[layer], 5)
             r1, r2 = st.pearsonr(scores[:, 0], v), st.pearsonr(scores[:, 1], a)
@@ -97,9 +100,15 @@ def test_every_statistic_matches_a_naive_computation():
             assert c["pc2_arousal_r"][layer] == pytest.approx(abs(r2.statistic), abs=1e-9)
             assert c["pc2_arousal_p"][layer] == pytest.approx(r2.pvalue, rel=1e-6)
             np.testing.assert_allclose([c["pc1_explained"][layer], c["pc2_explained"][layer]], explained[:2])
+            pc1[layer] = scores[:, 0]
             ra = [abs(st.pearsonr(scores[:, j], a).statistic) for j in range(5)]
             assert c["best_arousal_pc"][layer] == int(np.argmax(ra)) + 1
             assert c["best_arousal_r"][layer] == pytest.approx(max(ra), abs=1e-9)
+            rv = [abs(st.pearsonr(scores[:, j], v).statistic) for j in range(5)]
+            assert c["best_valence_pc"][layer] == int(np.argmax(rv)) + 1
+            best_null = [max(abs(st.pearsonr(scores[:, j], v[p]).statistic) for j in range(5)) for p in perms]
+            assert c["best_valence_p"][layer] == pytest.approx((1 + (np.array(best_null) >= max(rv) - 1e-12).sum())
+                                                               / 151)
             for j, name in enumerate(("pc1_valence", "pc2_arousal")):
                 z = [math.atanh(x) for x in boot[int(cond.neutral_projection), :, layer, j]]
                 half = st.norm.ppf(0.975) * statistics.stdev(z)
@@ -115,21 +124,6 @@ def test_every_statistic_matches_a_naive_computation():
                 model = RidgeCV(alphas=alpha_grid(X[layer:layer + 1])[0]).fit(X[layer, train], v[train])
                 fold_r.append(st.pearsonr(model.predict(X[layer, test]), v[test]).statistic)
             assert c["valence_cv_r"][layer] == pytest.approx(np.mean(fold_r), abs=1e-8)
-            # split half: vectors from each half of every emotion's stories
-            halves = []
-            for half in (half_a, half_b):
-                raw = np.array([units[rows, layer].mean(axis=0) for rows in half])
-                Xh = raw - raw.mean(axis=0)
-                if kind == "projected":
-                    B = vec.neutral_basis[layer, :vec.neutral_k[layer]].double().numpy()
-                    Xh = Xh - Xh @ B.T @ B
-                halves.append(naive_pc(Xh, 1))
-            (sa, xa, _), (sb, xb, _) = halves
-            ra_ = st.pearsonr(sa[:, 0], v).statistic
-            agree = np.sign(xb[0] @ xa[0] * np.sign(ra_))
-            assert c["split_a_pc1_valence_r"][layer] == pytest.approx(abs(ra_), abs=1e-8)
-            assert c["split_b_pc1_valence_r"][layer] == pytest.approx(agree * st.pearsonr(sb[:, 0], v).statistic,
-                                                                      abs=1e-8)
         np.testing.assert_allclose(c["pc1_valence_q"], st.false_discovery_control(c["pc1_valence_p_perm"]))
         observed = c["pc1_valence_r"]
         np.testing.assert_allclose(c["pc1_valence_p_maxstat"],
@@ -139,10 +133,21 @@ def test_every_statistic_matches_a_naive_computation():
                 assert cond.cka_debiased[i, j] == pytest.approx(linear_cka(X[i], X[j]), abs=1e-10)
                 assert cond.cka_biased[i, j] == pytest.approx(linear_cka(X[i], X[j], False), abs=1e-10)
         np.testing.assert_allclose(cond.valence_cosine, cond.directions @ cond.directions.T, atol=1e-12)
-        peak = int(np.argmax(c["split_a_pc1_valence_r"]))
-        assert cond.peak["peak_layer"] == report.layers[peak]
-        assert cond.peak["peak_r_other_half"] == pytest.approx(c["split_b_pc1_valence_r"][peak])
-        assert cond.peak["peak_max_stat_p"] == pytest.approx(c["pc1_valence_p_maxstat"][peak])
+        # the cross-fit: chosen on half A of the emotions, r on half B signed by A, and swapped
+        chosen, held = [], []
+        for mask in splits:
+            for sel, est in ((mask, ~mask), (~mask, mask)):
+                r_sel = [st.pearsonr(pc1[layer, sel], v[sel]).statistic for layer in range(L)]
+                j = int(np.argmax(np.abs(r_sel)))
+                chosen.append(j)
+                held.append(np.sign(r_sel[j]) * st.pearsonr(pc1[j, est], v[est]).statistic)
+        peak = int(np.argmax(np.bincount(chosen, minlength=L)))
+        assert cond.peak.layer == report.layers[peak]
+        assert cond.peak.layer_share == pytest.approx(np.mean(np.array(chosen) == peak))
+        assert cond.peak.r == pytest.approx(np.median(held), abs=1e-9)
+        assert cond.peak.max_stat_p == pytest.approx(c["pc1_valence_p_maxstat"][peak])
+        assert cond.peak.r_in_sample == pytest.approx(c["pc1_valence_r"][peak])
+        np.testing.assert_allclose(c["valence_chosen_share"], np.bincount(chosen, minlength=L) / len(chosen))
 
 
 def test_save_writes_the_listed_files_and_loads_back(tmp_path):
@@ -163,7 +168,7 @@ def test_save_writes_the_listed_files_and_loads_back(tmp_path):
     dirs = load_file(tmp_path / "valence_directions.safetensors")
     assert dirs["directions"].shape == (3, 16) and dirs["directions_projected"].shape == (3, 16)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for key in ("peak_layer", "peak_r_other_half", "peak_max_stat_p", "peak_ci_low", "peak_q"):
+    for key in ("peak_layer", "peak_r", "peak_max_stat_p", "peak_ci_low", "peak_q", "arousal_peak_layer"):
         assert key in summary
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert {"collect", "vectors", "analysis"} <= set(manifest)
@@ -179,7 +184,8 @@ def test_save_writes_the_listed_files_and_loads_back(tmp_path):
         np.testing.assert_allclose(b.cka_debiased, a.cka_debiased, rtol=1e-9)
         np.testing.assert_allclose(b.cka_null_biased, a.cka_null_biased, rtol=1e-9)
         np.testing.assert_allclose(b.directions, a.directions, rtol=1e-6)
-        assert b.peak["peak_layer"] == a.peak["peak_layer"]
+        assert b.peak == a.peak or (b.peak.layer == a.peak.layer and b.peak.r == pytest.approx(a.peak.r))
+        assert b.arousal_peak.layer == a.arousal_peak.layer
 
 
 def test_exclude_estimated_drops_the_seven_estimates():
@@ -220,3 +226,21 @@ def test_bad_inputs_are_clear_errors():
                                                                                               float("nan")))
     with pytest.raises(InputError, match=r"\(layer, emotion\) \[\(0, 'emo004'\), \(1, 'emo004'\)\]"):
         analyze(nan_vec, ratings, progress=False)
+
+
+def test_a_layer_of_zeros_gives_nan_statistics_and_a_warning_naming_it():
+    ratings = make_ratings(60, seed=1)
+    acts, neutral = make_acts(ratings, n_layers=3, d_model=40, stories=3, valence_signal=2.0, seed=2)
+    means = acts.means.clone()
+    means[:, 1] = 0.0
+    acts = StoryActivations(means, acts.n_tokens, acts.layers, acts.meta, acts.spec, acts.params)
+    vec = emotion_vectors(acts, neutral)
+    with pytest.warns(RuntimeWarning, match=r"layer\(s\) \[1\]"):
+        report = analyze(vec, ratings, acts, bootstrap=20, permutations=30, cka_shuffles=10, progress=False)
+    for cond in report.conditions:
+        c = cond.columns
+        for name in ("pc1_valence_r", "pc1_valence_p_perm", "pc1_valence_q", "pc1_valence_p_maxstat",
+                     "pc1_valence_ci_low", "pc2_arousal_p_perm", "best_valence_p", "valence_cv_r"):
+            assert np.isnan(c[name][1]), name
+        assert np.isfinite(c["pc1_valence_q"][[0, 2]]).all() and c["valence_chosen_share"][1] == 0
+        assert cond.peak.layer != 1 and np.isfinite(cond.peak.r)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
+from workbench.analysis.selection import crossfit, emotion_splits, weighted_r
 from workbench.analysis.stats import (
     bh_fdr,
     bootstrap_draws,
@@ -19,7 +20,6 @@ from workbench.analysis.stats import (
     percentile_ci,
     permutation_draws,
     permutation_p,
-    split_half,
 )
 
 
@@ -116,13 +116,55 @@ def test_bootstrap_draws_resample_stories_within_their_emotion():
     assert plain.units.shape == (10, 4, 1) and (plain.units[:, :, 0] == np.arange(4)).all()
 
 
-def test_split_half_and_permutations():
-    counts = [2, 3, 6]
-    a, b = split_half(np.random.default_rng(7), counts)
-    starts = np.cumsum(counts) - counts
-    for e, c in enumerate(counts):
-        assert len(a[e]) == c // 2 and len(b[e]) == c - c // 2
-        assert sorted(np.concatenate([a[e], b[e]])) == list(range(starts[e], starts[e] + c))
+def test_emotion_splits_and_permutations():
+    splits = emotion_splits(np.random.default_rng(7), 9, 30)
+    assert splits.shape == (30, 9) and (splits.sum(axis=1) == 4).all()
+    assert len({tuple(row) for row in splits}) > 20  # random halves, not one split repeated
     perms = permutation_draws(np.random.default_rng(8), 20, 9)
     for row in perms:
         assert sorted(row) == list(range(9))
+
+
+# ---------------------------------------------------------------- NaN in, NaN out
+
+
+def test_nan_statistics_have_no_p_value():
+    null = np.random.default_rng(0).random((99, 3))
+    observed = np.array([np.nan, 0.5, 0.1])
+    p = permutation_p(observed, null)
+    assert np.isnan(p[0]) and p[1] == pytest.approx((1 + (null[:, 1] >= 0.5).sum()) / 100)
+    m = maxstat_p(observed, null)
+    assert np.isnan(m[0]) and m[1] == pytest.approx((1 + (null.max(axis=1) >= 0.5).sum()) / 100)
+    # a NaN null draw is not a draw: B counts the finite ones
+    null[:10, 2] = np.nan
+    assert permutation_p(observed, null)[2] == pytest.approx((1 + (null[10:, 2] >= 0.1).sum()) / 90)
+    assert np.isnan(permutation_p(np.array([0.3]), np.full((50, 1), np.nan)))[0]
+
+
+def test_bh_over_the_finite_p_values_only():
+    p = np.array([0.01, np.nan, 0.03, 0.2])
+    q = bh_fdr(p)
+    assert np.isnan(q[1])
+    np.testing.assert_allclose(q[[0, 2, 3]], st.false_discovery_control([0.01, 0.03, 0.2]))
+    assert np.isnan(bh_fdr(np.array([np.nan, np.nan]))).all()
+
+
+def test_weighted_r_is_r_of_the_repeated_rows():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 3, 12)), rng.standard_normal(12)
+    w = rng.integers(0, 3, (2, 4, 12)).astype(float)
+    r = weighted_r(x, y, w)
+    for i, s, layer in ((0, 0, 1), (1, 3, 2), (1, 2, 0)):
+        keep = np.repeat(np.arange(12), w[i, s].astype(int))
+        assert r[i, s, layer] == pytest.approx(np.corrcoef(x[i, layer, keep], y[keep])[0, 1], abs=1e-12)
+    assert np.isnan(weighted_r(np.ones((1, 1, 12)), y, np.ones((1, 1, 12))))[0, 0, 0]
+
+
+def test_crossfit_never_chooses_a_layer_without_r():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((1, 3, 20)), rng.standard_normal(20)
+    x[0, 1] = 0.0  # a layer of zeros
+    fit = crossfit(x, y, emotion_splits(rng, 20, 10))
+    assert (fit.chosen != 1).all() and np.isfinite(fit.heldout).all()
+    fit = crossfit(np.zeros((1, 2, 20)), y, emotion_splits(rng, 20, 5))
+    assert (fit.chosen == -1).all() and np.isnan(fit.heldout).all()

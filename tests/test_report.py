@@ -113,12 +113,16 @@ def test_pca_in_the_page_steps_through_every_layer_with_emotion_names(run, page)
 
 def test_headline_numbers_come_from_summary_json(run, page):
     s = json.loads((run / "summary.json").read_text())
-    sentence = (f"best at layer {s['peak_layer']} (depth {s['peak_depth']:.2f}): r = {s['peak_r']:.2f} "
-                f"[{s['peak_ci_low']:.2f}, {s['peak_ci_high']:.2f}] (95% CI), q = {s['peak_q']:.2g}")
+    sentence = (f"best at layer {s['peak_layer']} (depth {s['peak_depth']:.2f}; chosen on half the emotions in "
+                f"{100 * s['peak_layer_share']:.0f}% of 50 random splits): r on the held-out emotions = "
+                f"{s['peak_r']:.2f} [{s['peak_ci_low']:.2f}, {s['peak_ci_high']:.2f}] (95% CI, selection-aware), "
+                f"max-stat p = {s['peak_max_stat_p']:.2g}")
     assert html.escape(sentence) in page
     on = s["conditions"]["on"]
     assert f"<td>{on['peak_r']:.2f} [{on['peak_ci_low']:.2f}, {on['peak_ci_high']:.2f}]</td>" in page
-    assert f"<td>PC{s['arousal_best_pc']} ({s['arousal_best_r']:.2f})</td>" in page
+    assert (f"<td>PC{s['arousal_peak_best_pc']} ({s['arousal_peak_best_pc_r']:.2f}, p = "
+            f"{s['arousal_peak_best_pc_p']:.2g})</td>") in page
+    assert "docs/statistics.md</a>" in page
 
 
 def test_per_layer_table_matches_layers_csv(run, page):
@@ -130,7 +134,8 @@ def test_per_layer_table_matches_layers_csv(run, page):
         assert [int(c[0]) for c in cells] == [int(r["layer"]) for r in want]
         np.testing.assert_allclose([float(c[2]) for c in cells], [float(r["pc1_valence_r"]) for r in want], atol=5e-4)
         np.testing.assert_allclose([float(c[7]) for c in cells], [float(r["pc2_arousal_r"]) for r in want], atol=5e-4)
-        np.testing.assert_allclose([float(c[13]) for c in cells], [float(r["valence_cv_r"]) for r in want], atol=5e-4)
+        np.testing.assert_allclose([float(c[16]) for c in cells], [float(r["valence_cv_r"]) for r in want], atol=5e-4)
+        np.testing.assert_allclose([float(c[12]) for c in cells], [float(r["best_valence_r"]) for r in want], atol=5e-4)
 
 
 def test_manifest_section_and_absent_sections_are_stated(run, page):

@@ -78,9 +78,10 @@ def test_run_makes_the_whole_run_folder_and_prints_the_headline(model_dir, input
     captured = capsys.readouterr()
     assert "[1/4] load the model and collect" in captured.err and "[4/4] report" in captured.err
     summary = json.loads((out / "summary.json").read_text())
-    assert (f"peak PC1-valence: layer {summary['peak_layer']} (depth {summary['peak_depth']:.2f}, chosen on half A "
-            f"of the stories): r = {summary['peak_r']:.2f}") in captured.out
-    assert f"peak PC2-arousal: layer {summary['arousal_peak_layer']}" in captured.out
+    assert (f"PC1-valence: layer {summary['peak_layer']} (depth {summary['peak_depth']:.2f}, chosen on half the "
+            f"emotions in {100 * summary['peak_layer_share']:.0f}% of the splits): r on the held-out emotions = "
+            f"{summary['peak_r']:.2f}") in captured.out
+    assert f"PC2-arousal: layer {summary['arousal_peak_layer']}" in captured.out
     assert captured.out.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
     assert "8 emotions, 3 layers" in captured.out
     manifest = json.loads((out / "manifest.json").read_text())

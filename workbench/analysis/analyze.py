@@ -3,38 +3,34 @@
 Pure (no model, no files). METHOD.md section 5. For each neutral-projection
 setting (off, and on when the vectors carry a neutral basis) and each layer:
 PCA, PC1-valence and PC2-arousal r (PC signs aligned so r >= 0, flips
-recorded) with parametric p, bootstrap CI, permutation p, Benjamini-Hochberg
-q across layers and a max-statistic (family-wise) permutation p; the PC that
-fits arousal best among the first ``n_pcs``; a cross-validated ridge valence
+recorded) with parametric p, bootstrap CI (emotions resampled, each keeping its
+stories; the emotions-then-stories scheme only on request), permutation p,
+Benjamini-Hochberg q across layers and a max-statistic (family-wise)
+permutation p; the PC that fits valence (and arousal) best among the first
+``n_pcs``, with a permutation p for that choice; a cross-validated ridge valence
 axis; cosines of those axes and linear CKA (debiased and biased, with a
-shuffled-rows null band) between all layer pairs. The peak layer is chosen on
-one random half of each emotion's stories and its r reported on the other half.
+shuffled-rows null band) between all layer pairs. The headline layer of each
+rating is chosen on half the emotions and reported on the other half, cross-fit
+over many splits, with an interval from bootstrapping the whole procedure
+(:mod:`workbench.analysis.peak`), or fixed in advance by fractional depth.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from workbench.analysis.bootstrap import Condition, bootstrap_pc_r
 from workbench.analysis.cka import cka_matrix, cka_null_band
-from workbench.analysis.pca import pca
+from workbench.analysis.headline import draw_counts, make_peak, pc_stats, resampling_columns
 from workbench.analysis.prepare import prepare
 from workbench.analysis.report import ConditionResult, GeometryReport
-from workbench.analysis.selection import peak_summary, split_half_r
+from workbench.analysis.selection import emotion_splits
 from workbench.analysis.settings import AnalysisSettings
-from workbench.analysis.stats import (
-    bh_fdr,
-    bootstrap_draws,
-    fisher_ci,
-    maxstat_p,
-    pearson,
-    pearson_p,
-    permutation_draws,
-    permutation_p,
-)
+from workbench.analysis.stats import bootstrap_draws, permutation_draws
 from workbench.analysis.threads import single_threaded
 from workbench.analysis.valence import kfold_indices, ridge_valence
 from workbench.analysis.vectors import to_numpy
@@ -50,46 +46,31 @@ def rng_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def pc_stats(X: np.ndarray, valence: np.ndarray, arousal: np.ndarray, n_pcs: int):
-    """Sign-aligned PCA of ``X`` ``[L, n, d]`` and the correlations of its PCs with the ratings."""
-    n = X.shape[1]
-    k = min(max(n_pcs, 4), n - 1)  # n centred rows span at most n - 1 dimensions
-    P = pca(X, k)
-    rv = pearson(P.scores.transpose(0, 2, 1), valence)  # [L, k]
-    ra = pearson(P.scores.transpose(0, 2, 1), arousal)
-    null = P.explained < 1e-10  # numerically empty components carry no direction
-    rv, ra = np.where(null, np.nan, rv), np.where(null, np.nan, ra)
-    signs = np.ones(rv.shape)
-    signs[:, 0] = np.where(rv[:, 0] < 0, -1.0, 1.0)
-    signs[:, 1] = np.where(ra[:, 1] < 0, -1.0, 1.0)
-    absa = np.abs(ra[:, :min(n_pcs, k)])
-    best = np.where(np.isnan(absa).all(axis=1), -1, np.nanargmax(np.nan_to_num(absa, nan=-1.0), axis=1))
-    cols = {
-        "pc1_valence_r": np.abs(rv[:, 0]), "pc1_valence_p": pearson_p(rv[:, 0], n), "pc1_flipped": signs[:, 0] < 0,
-        "pc2_arousal_r": np.abs(ra[:, 1]), "pc2_arousal_p": pearson_p(ra[:, 1], n), "pc2_flipped": signs[:, 1] < 0,
-        "best_arousal_pc": best + 1, "best_arousal_r": np.nanmax(np.nan_to_num(absa, nan=-1.0), axis=1),
-        "pc1_explained": P.explained[:, 0], "pc2_explained": P.explained[:, 1],
-    }
-    return P.flipped(signs), cols
-
-
 def analyze(vectors, ratings, story_acts=None, *, bootstrap: int = 1000, permutations: int = 1000, seed: int = 0,
             exclude_estimated: bool = False, n_pcs: int = 5, cv_folds: int = 5, cka_shuffles: int = 200,
-            ci: float = 0.95, progress: bool = True, workers: int | None = None) -> GeometryReport:
+            ci: float = 0.95, bootstrap_scheme: str = "emotions", splits: int = 50, peak_depth: float | None = None,
+            baselines: dict | None = None, progress: bool = True, workers: int | None = None) -> GeometryReport:
     """Analyze ``vectors`` (:class:`EmotionVectors`) against ``ratings`` (:class:`Ratings`).
 
-    With ``story_acts`` (the stories the vectors were built from) the bootstrap also
-    resamples stories within emotions and the peak layer is chosen by split half;
-    without, emotions only are resampled and the peak is the full-data maximum.
-    ``workers`` threads share the bootstrap's layers (default: the CPU count, at most
-    4); every library runs single-threaded inside them.
+    ``bootstrap_scheme``: ``"emotions"`` resamples emotions, each keeping its stories (the
+    default, calibrated in docs/statistics.md); ``"hierarchical"`` also resamples the stories
+    within each emotion (needs ``story_acts``, the stories the vectors were built from; its
+    intervals are about twice too wide). ``splits``: random halves of the emotions for the
+    cross-fitted peak; ``peak_depth`` fixes the peak layer in advance instead. ``baselines``:
+    ``{name: [n_emotions, d] features}`` with no model in them (:mod:`workbench.analysis.baseline`),
+    in the order of ``vectors.emotions``, given the same statistics. ``workers`` threads share the
+    bootstrap's layers (default: the CPU count, at most 4).
     """
-    settings = AnalysisSettings(bootstrap, permutations, seed, exclude_estimated, n_pcs, cv_folds, cka_shuffles, ci)
+    settings = AnalysisSettings(bootstrap, permutations, seed, exclude_estimated, n_pcs, cv_folds, cka_shuffles, ci,
+                                bootstrap_scheme, splits, peak_depth)
     with single_threaded():
-        return _analyze(vectors, ratings, story_acts, settings, progress, workers)
+        return _analyze(vectors, ratings, story_acts, settings, progress, workers, baselines)
 
 
-def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress: bool, workers) -> GeometryReport:
+def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress: bool, workers,
+             baselines=None) -> GeometryReport:
+    from workbench.analysis.baseline import baseline_stats
+
     bootstrap, permutations, seed = settings.bootstrap, settings.permutations, settings.seed
     n_pcs, cv_folds, cka_shuffles, ci = settings.n_pcs, settings.cv_folds, settings.cka_shuffles, settings.ci
     timings: dict[str, float] = {}
@@ -111,23 +92,29 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         setups.append((True, to_numpy(vec.projected), to_numpy(vec.neutral_basis)))
     else:
         notes.append("no neutral texts: neutral projection off only")
-    if data.units is None:
-        notes.append("no story activations: the bootstrap resamples emotions only, and the peak layer is the "
-                     "maximum over all layers on all stories (no split half)")
+    hierarchical = settings.bootstrap_scheme == "hierarchical"
+    if hierarchical and data.units is None:
+        notes.append("bootstrap_scheme 'hierarchical' needs story activations: emotions were resampled only")
+        hierarchical = False
     n_model = vec.n_model_layers or (max(vec.layers) + 1)
     depth = np.array(vec.layers, dtype=np.float64) / max(n_model - 1, 1)
     lap("prepare")
 
-    pcs = [pc_stats(X, data.valence, data.arousal, n_pcs) for _, X, _ in setups]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        pcs = [pc_stats(X, data.valence, data.arousal, n_pcs, vec.layers) for _, X, _ in setups]
+    for w in {str(w.message): w for w in caught}.values():  # once per message, not once per condition
+        warnings.warn(w.message, RuntimeWarning, stacklevel=2)
     lap("pca")
 
-    draws = bootstrap_draws(rngs["bootstrap"], bootstrap, n, data.counts)
-    units = data.units if data.units is not None else vec.contrast.transpose(0, 1)
+    draws = bootstrap_draws(rngs["bootstrap"], bootstrap, n, data.counts if hierarchical else None)
+    units = data.units if hierarchical else vec.contrast.transpose(0, 1)
     conds = [Condition(basis, P.axes[:, :2], P.eigvecs[:, :, :3]) for (_, _, basis), (P, _) in zip(setups, pcs)]
     with tqdm(total=L * bootstrap, desc="bootstrap", unit="resample", disable=not progress, leave=False) as bar:
-        boot, n_exact = bootstrap_pc_r(units, draws, data.valence, data.arousal, conds,
-                                       seed=int(rngs["eig"].integers(2**62)), workers=workers,
-                                       progress=bar.update)
+        boot, n_exact, boot_scores = bootstrap_pc_r(units, draws, data.valence, data.arousal, conds,
+                                                    seed=int(rngs["eig"].integers(2**62)), workers=workers,
+                                                    progress=bar.update, keep_scores=True)
+    weights = draw_counts(draws.emotions, n)
     lap("bootstrap")
 
     perms = permutation_draws(rngs["permutation"], permutations, n)
@@ -135,18 +122,15 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
     folds = kfold_indices(rngs["cv"], n, folds_n) if folds_n >= 2 else None
     if folds is None:
         notes.append(f"{n} emotions: too few for cross-validation; valence_cv_r is not computed")
-    split = None
-    if data.units is not None:
-        split = split_half_r(data.units, data.counts, rngs["split"], data.valence, data.arousal,
-                             [basis for _, _, basis in setups])
+    halves = emotion_splits(rngs["split"], n, settings.splits)
     lap("permutations_split")
 
     results = []
     for c, ((flag, X, _), (P, cols)) in enumerate(zip(setups, pcs)):
         began = time.perf_counter()
-        cols = _resampling_columns(dict(cols), P, boot[c], perms, data.valence, data.arousal, ci)
-        cols["split_a_pc1_valence_r"] = split[c]["a"] if split else np.full(L, np.nan)
-        cols["split_b_pc1_valence_r"] = split[c]["b"] if split else np.full(L, np.nan)
+        empty = P.explained[:, :2] < 1e-10  # [L, 2]: no variance, no r, no interval
+        boot[c] = np.where(empty[None], np.nan, boot[c])
+        cols = resampling_columns(dict(cols), P, boot[c], perms, data.valence, data.arousal, ci, n_pcs)
         cols["neutral_k"] = np.array(vec.neutral_k, dtype=float) if flag else np.full(L, np.nan)
         if folds is not None:
             ridge = ridge_valence(X, data.valence, rngs["cv"], folds=folds)
@@ -154,34 +138,46 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         else:
             cols["valence_cv_r"] = cols["valence_alpha"] = np.full(L, np.nan)
             directions = np.full((L, X.shape[2]), np.nan)
-        band = cka_null_band(X, cka_shuffles, rngs["cka"], ci)
+        peaks = {}
+        for target, pc, y in (("valence", 0, data.valence), ("arousal", 1, data.arousal)):
+            peaks[target], share = make_peak(target, cols, P, X, y, boot_scores[c][..., pc], weights, halves,
+                                             vec.layers, depth, settings)
+            cols[f"{target}_chosen_share"] = share
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a layer of zeros: NaN CKA (warned about above)
+            band = cka_null_band(X, cka_shuffles, rngs["cka"], ci)
+            cka = cka_matrix(X, True), cka_matrix(X, False)
         results.append(ConditionResult(
-            flag, cols, directions, directions @ directions.T, cka_matrix(X, True), cka_matrix(X, False),
-            np.stack(band["debiased"][:2]), np.stack(band["biased"][:2]),
-            peak_summary(cols, vec.layers, depth, split[c] if split else None, n)))
+            flag, cols, directions, directions @ directions.T, *cka,
+            np.stack(band["debiased"][:2]), np.stack(band["biased"][:2]), peaks["valence"], peaks["arousal"],
+            _block0(cols, vec.layers)))
         timings[f"statistics_{'on' if flag else 'off'}"] = round(time.perf_counter() - began, 3)
+    base = {name: baseline_stats(F, data.valence, data.arousal, settings, perms, rngs["cv"])
+            for name, F in _baseline_rows(baselines, vectors, vec).items()}
     timings["total"] = round(time.perf_counter() - t0, 3)
     timings["bootstrap_exact_eigensolves"] = n_exact
     run_settings = dict(
-        settings.to_dict(), cv_folds_used=folds_n if folds is not None else 0, story_bootstrap=data.units is not None,
+        settings.to_dict(), cv_folds_used=folds_n if folds is not None else 0, story_bootstrap=hierarchical,
         neutral_variance=vec.neutral_variance,
         ci_method="bootstrap standard error in Fisher z, centred on the estimate",
         p_perm="two-sided (|r|), ratings shuffled; q: Benjamini-Hochberg across layers; p_maxstat: max over layers",
+        best_pc=f"the PC among the first {n_pcs} with the largest |r|; its p: the permutation null of that maximum",
         ridge_penalty="leave-one-out on the training emotions; grid relative to the layer's mean squared norm",
-        peak_selection="split half by story" if split else "maximum over layers (no story activations)")
+        peak_selection=results[0].peak.selection, peak_interval=results[0].peak.interval)
     return GeometryReport(vec.emotions, vec.layers, depth, n_model, tuple(results), run_settings, data.excluded,
-                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", "")})
+                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", "")}, base)
 
 
-def _resampling_columns(cols: dict, P, boot, perms, valence, arousal, ci: float) -> dict:
-    """Bootstrap CI, permutation p, BH q (and for PC1 the max-statistic p) per layer."""
-    for j, (name, target) in enumerate((("pc1_valence", valence), ("pc2_arousal", arousal))):
-        observed = cols[f"{name}_r"]
-        low, high = fisher_ci(observed, boot[:, :, j], ci)
-        null = np.abs(pearson(P.scores[None, :, :, j], target[perms][:, None, :]))  # [B, L]
-        p_perm = permutation_p(observed, null)
-        cols.update({f"{name}_ci_low": low, f"{name}_ci_high": high, f"{name}_p_perm": p_perm,
-                     f"{name}_q": bh_fdr(p_perm)})
-        if j == 0:
-            cols["pc1_valence_p_maxstat"] = maxstat_p(observed, null)
-    return cols
+def _block0(cols: dict, layers) -> dict:
+    """The first analysed block's valence statistics: what the words of the stories give a model at once."""
+    keys = ("pc1_valence_r", "pc1_valence_p_perm", "best_valence_pc", "best_valence_r", "best_valence_p",
+            "valence_cv_r")
+    return {"layer": int(layers[0]), **{k: cols[k][0].item() for k in keys}}
+
+
+def _baseline_rows(baselines, given, analysed) -> dict:
+    """The baseline features in the analysed emotions' order (after any exclusion)."""
+    if not baselines:
+        return {}
+    index = [list(given.emotions).index(e) for e in analysed.emotions]
+    return {name: np.asarray(F, dtype=np.float64)[index] for name, F in baselines.items()}

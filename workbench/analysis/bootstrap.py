@@ -52,6 +52,28 @@ def _reduce(S: torch.Tensor):
     return S @ R, R
 
 
+SMALL_D = 64
+
+
+def _covariance_vectors(X: torch.Tensor, cnt: torch.Tensor, n: int, bases) -> torch.Tensor:
+    """The unit eigenvectors of each weighted Gram problem (rows ``sqrt(c_i) (x_i - mu)``) from the
+    exact eigen-decomposition of its ``d x d`` covariance, per condition (``bases``: the neutral basis
+    removed, or None); ``[C * b, M, 2]`` like :func:`top_eigh`'s. A null component gives zeros."""
+    Xd, c = X.double(), cnt.double()
+    mu = (c[..., None] * Xd).sum(dim=1, keepdim=True) / n
+    rows = (Xd - mu) * c.sqrt()[..., None]  # [b, M, d]
+    out = []
+    for Q in bases:
+        Rq = rows if Q is None else rows - (rows @ Q.T) @ Q
+        lam, E = torch.linalg.eigh(Rq.transpose(1, 2) @ Rq)
+        lam, E = lam[:, -2:].flip(-1), E[:, :, -2:].flip(-1)
+        root = lam.clamp_min(0.0).sqrt()
+        ok = root > 1e-12 * root[:, :1].clamp_min(1e-300)
+        v = (Rq @ E) / torch.where(ok, root, torch.ones_like(root))[:, None, :]
+        out.append(torch.where(ok[:, None, :], v, torch.zeros_like(v)).float())
+    return torch.cat(out)
+
+
 def _unique_rows(emo: torch.Tensor, n_emotions: int):
     """Per replicate, the distinct emotions drawn (padded with count 0) and their multiplicities."""
     counts = torch.zeros(emo.shape[0], n_emotions, dtype=torch.float64)
@@ -62,7 +84,7 @@ def _unique_rows(emo: torch.Tensor, n_emotions: int):
     return order, counts.gather(1, order)
 
 
-def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress):
+def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress, keep_scores):
     """Bootstrap r for one layer. A replicate with emotion ``e`` drawn ``c`` times is solved as
     the weighted problem on its distinct emotions: rows ``sqrt(c) (x_e - mean)``, whose Gram
     matrix has the same non-zero spectrum as the replicate's, at about half the size."""
@@ -88,7 +110,12 @@ def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress):
         at += sum(part.shape[0] for part in parts)
     W = torch.cat(blocks).T.contiguous()  # [r, q]
     starts = [torch.as_tensor(c.eigvecs[layer]).float() for c in conditions]
+    # Few dimensions (d <= SMALL_D, not reduced): the exact d x d covariance problem is cheaper than the Gram one.
+    small = R is None and S.shape[1] <= SMALL_D
+    bases = [None if c.basis is None else torch.as_tensor(np.asarray(c.basis[layer], dtype=np.float64))
+             for c in conditions]
     out = np.full((len(conditions), B, 2), np.nan)
+    scores = np.zeros((len(conditions), B, n, 2), dtype=np.float32) if keep_scores else None
     n_exact = 0
     for lo in range(0, B, chunk):
         hi = min(B, lo + chunk)
@@ -105,23 +132,28 @@ def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress):
         # Weighted centring in Gram space: rows sqrt(c_i) (x_i - mu), mu = sum_i c_i x_i / n.
         c32 = cnt.float()
         root = c32.sqrt()
-        G = X @ X.transpose(1, 2)
-        g = (G @ c32[..., None]) / n  # [b, M, 1]: x_i . mu
-        gg = (g.squeeze(-1) * c32).sum(dim=-1)[:, None, None] / n  # mu . mu
-        K = (G - g - g.transpose(1, 2) + gg) * (root[:, :, None] * root[:, None, :])
         Z = X @ W
         Z = (Z - (c32[..., None] * Z).sum(dim=1, keepdim=True) / n) * root[..., None]
         y = ratings[:, uniq]  # [2, b, M]
         yc = y - (cnt * y).sum(dim=-1, keepdim=True) / n
         ynorm = (cnt * yc * yc).sum(dim=-1).sqrt()  # [2, b]
         wy = (cnt.sqrt() * yc).permute(1, 2, 0)  # [b, M, 2]
-        mats, inits = [], []
-        for (_, q), v0 in zip(slices, starts):
-            P = None if q is None else Z[..., q]
-            mats.append(K if P is None else K - P @ P.transpose(1, 2))
-            inits.append(v0[uniq] * root[..., None])
-        _, vecs_all, ne = top_eigh(torch.cat(mats), torch.cat(inits), k=2, generator=gen)
-        n_exact += ne
+        if small:
+            vecs_all = _covariance_vectors(X, cnt, n, [None if q is None else bases[i] for i, (_, q) in
+                                                       enumerate(slices)])
+            n_exact += len(conditions) * b
+        else:
+            G = X @ X.transpose(1, 2)
+            g = (G @ c32[..., None]) / n  # [b, M, 1]: x_i . mu
+            gg = (g.squeeze(-1) * c32).sum(dim=-1)[:, None, None] / n  # mu . mu
+            K = (G - g - g.transpose(1, 2) + gg) * (root[:, :, None] * root[:, None, :])
+            mats, inits = [], []
+            for (_, q), v0 in zip(slices, starts):
+                P = None if q is None else Z[..., q]
+                mats.append(K if P is None else K - P @ P.transpose(1, 2))
+                inits.append(v0[uniq] * root[..., None])
+            _, vecs_all, ne = top_eigh(torch.cat(mats), torch.cat(inits), k=2, generator=gen)
+            n_exact += ne
         for c, ((ax, _), vecs) in enumerate(zip(slices, vecs_all.split(b))):
             sign = torch.sign((vecs * Z[..., ax]).sum(dim=1))  # agree with the full-sample axes
             v = (vecs * torch.where(sign == 0, torch.ones_like(sign), sign)[:, None, :]).double()
@@ -132,18 +164,23 @@ def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress):
             r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
                             torch.full_like(num, float("nan")))
             out[c, lo:hi] = r.clamp(-1, 1).numpy()
+            if keep_scores:  # a distinct emotion's score is its weighted row over sqrt(its count)
+                own = torch.where((cnt > 0)[..., None], v / cnt.clamp_min(1.0)[..., None].sqrt(), torch.zeros_like(v))
+                scores[c, lo + np.arange(b)[:, None], uniq.numpy()] = own.float().numpy()
         if progress is not None:
             progress(hi - lo)
-    return out, n_exact
+    return out, n_exact, scores
 
 
 def bootstrap_pc_r(units, draws: BootstrapDraws, valence, arousal, conditions: list[Condition], *,
                    chunk: int = 32, seed: int = 0, workers: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+                   progress: Callable[[int], None] | None = None, keep_scores: bool = False):
     """Sign-aligned r of (PC1, valence) and (PC2, arousal) per replicate.
 
     ``units`` ``[U, L, d]`` (rows grouped as ``draws`` expects); returns ``r``
-    ``[n_conditions, B, L, 2]`` and how many eigen problems needed the exact solver.
+    ``[n_conditions, B, L, 2]`` and how many eigen problems needed the exact solver; with
+    ``keep_scores`` also each replicate's PC1 and PC2 scores per emotion, ``[n_conditions, B, L,
+    n_emotions, 2]`` float32 (0 for an emotion not drawn; weight the emotions by their draw counts).
     """
     units = torch.as_tensor(units)
     L = units.shape[1]
@@ -158,6 +195,9 @@ def bootstrap_pc_r(units, draws: BootstrapDraws, valence, arousal, conditions: l
     workers = workers or min(4, os.cpu_count() or 1, L)
     with single_threaded(), ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(lambda layer: _layer(layer, units, draws, ratings, conditions, chunk, seed,
-                                                     report), range(L)))
-    out = np.stack([r for r, _ in results], axis=2)  # [C, B, L, 2]
-    return out, sum(ne for _, ne in results)
+                                                     report, keep_scores), range(L)))
+    out = np.stack([r for r, _, _ in results], axis=2)  # [C, B, L, 2]
+    n_exact = sum(ne for _, ne, _ in results)
+    if not keep_scores:
+        return out, n_exact
+    return out, n_exact, np.stack([sc for _, _, sc in results], axis=2)

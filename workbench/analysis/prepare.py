@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,8 +46,11 @@ def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) 
             check_finite_vectors(t, vectors.emotions, vectors.layers, f"emotion vectors ({kind})")
     spread = vectors.contrast.double().pow(2).sum(dim=(1, 2))
     flat = [vectors.layers[j] for j in torch.nonzero(spread <= 0).flatten().tolist()]
-    if flat:
+    if len(flat) == len(vectors.layers):
         raise InputError(f"emotion vectors: all emotions have the same vector at layer(s) {flat}; nothing to analyze")
+    if flat:
+        warnings.warn(f"emotion vectors: all emotions have the same vector at layer(s) {flat}: the statistics of "
+                      "those layers are NaN", RuntimeWarning, stacklevel=3)
     units = counts = None
     if story_acts is not None:
         units, counts = _story_units(vectors, story_acts, excluded)

@@ -5,8 +5,11 @@ neutral-projection setting), ``cka_debiased.csv``, ``cka_biased.csv`` and
 ``valence_cosine.csv`` (layer x layer, on the contrast vectors),
 ``valence_directions.safetensors`` (``directions`` on the contrast vectors,
 ``directions_projected`` when projected vectors exist), ``summary.json``
-(peak layer and everything not in the tables, including the projected
-condition's matrices), and last the ``analysis`` section of ``manifest.json``.
+(the headline :class:`Peak` of each rating and condition, as ``peak_*`` and
+``arousal_peak_*`` keys, the block-0 and no-model baselines, and everything
+not in the tables, including the projected condition's matrices), and last the
+``analysis`` section of ``manifest.json`` (with ``analysis_format``: an analysis
+saved in another format is refused on load, with the command that redoes it).
 """
 
 from __future__ import annotations
@@ -18,17 +21,23 @@ from pathlib import Path
 import numpy as np
 
 from workbench.analysis import report_io as rio
+from workbench.analysis.peak import Peak, peak_lines
 from workbench.errors import InputError
 
-__all__ = ["ConditionResult", "GeometryReport", "STAT_COLUMNS", "LAYER_COLUMNS", "ANALYSIS_FILES"]
+__all__ = ["ConditionResult", "GeometryReport", "STAT_COLUMNS", "LAYER_COLUMNS", "ANALYSIS_FILES",
+           "ANALYSIS_FORMAT"]
+
+# 2: cross-fitted peak over emotion halves (Peak), emotion bootstrap, best PCs, baselines (issue 12).
+ANALYSIS_FORMAT = 2
 
 STAT_COLUMNS = (
     "pc1_valence_r", "pc1_valence_p", "pc1_valence_ci_low", "pc1_valence_ci_high", "pc1_valence_p_perm",
     "pc1_valence_q", "pc1_valence_p_maxstat", "pc1_flipped",
     "pc2_arousal_r", "pc2_arousal_p", "pc2_arousal_ci_low", "pc2_arousal_ci_high", "pc2_arousal_p_perm",
-    "pc2_arousal_q", "pc2_flipped", "best_arousal_pc", "best_arousal_r",
+    "pc2_arousal_q", "pc2_arousal_p_maxstat", "pc2_flipped", "best_valence_pc", "best_valence_r", "best_valence_p",
+    "best_arousal_pc", "best_arousal_r", "best_arousal_p",
     "valence_cv_r", "valence_alpha", "pc1_explained", "pc2_explained",
-    "split_a_pc1_valence_r", "split_b_pc1_valence_r", "neutral_k",
+    "valence_chosen_share", "arousal_chosen_share", "neutral_k",
 )
 LAYER_COLUMNS = ("layer", "depth", "neutral_projection", "n_emotions") + STAT_COLUMNS
 ANALYSIS_FILES = ("layers.csv", "cka_debiased.csv", "cka_biased.csv", "valence_cosine.csv",
@@ -48,7 +57,9 @@ class ConditionResult:
     cka_biased: np.ndarray
     cka_null_debiased: np.ndarray  # [2, n_layers, n_layers]: low and high of the shuffled-rows band
     cka_null_biased: np.ndarray
-    peak: dict = field(default_factory=dict)
+    peak: Peak  # the headline valence layer (PC1)
+    arousal_peak: Peak  # the headline arousal layer (PC2)
+    baseline: dict = field(default_factory=dict)  # block 0's valence statistics (the first analysed layer)
 
     def __post_init__(self):
         missing = [c for c in STAT_COLUMNS if c not in self.columns]
@@ -60,7 +71,8 @@ class ConditionResult:
         return "on" if self.neutral_projection else "off"
 
     def to_summary(self, with_matrices: bool) -> dict:
-        out = dict(self.peak)
+        out = {**self.peak.to_dict("peak_"), **self.arousal_peak.to_dict("arousal_peak_"),
+               **{f"baseline_{k}": v for k, v in self.baseline.items()}}
         out["cka_null_debiased_low"], out["cka_null_debiased_high"] = rio.listify(self.cka_null_debiased)
         out["cka_null_biased_low"], out["cka_null_biased_high"] = rio.listify(self.cka_null_biased)
         if with_matrices:
@@ -81,6 +93,16 @@ class GeometryReport:
     notes: tuple[str, ...] = ()
     timings: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)  # name -> valence statistics of features with no model
+
+    @property
+    def peak(self) -> Peak:
+        """The headline valence peak of the primary condition (neutral projection off)."""
+        return self.conditions[0].peak
+
+    def headline(self) -> str:
+        """The headline as text, one line per rating and condition (what ``workbench analyze`` prints)."""
+        return "\n".join(peak_lines(self))
 
     def condition(self, neutral_projection: bool = False) -> ConditionResult:
         for c in self.conditions:
@@ -101,7 +123,8 @@ class GeometryReport:
 
     def summary(self) -> dict:
         primary = self.conditions[0]
-        out = dict(primary.peak)
+        out = primary.to_summary(with_matrices=False)
+        out = {k: v for k, v in out.items() if not k.startswith("cka")}
         out.update({
             "neutral_projection": primary.neutral_projection,
             "n_emotions": len(self.emotions),
@@ -109,6 +132,7 @@ class GeometryReport:
             "layers": list(self.layers),
             "n_model_layers": self.n_model_layers,
             "conditions": {c.label: c.to_summary(with_matrices=c is not primary) for c in self.conditions},
+            "baselines": self.baselines,
             "settings": self.settings,
             "notes": list(self.notes),
             "timings": self.timings,
@@ -138,6 +162,7 @@ class GeometryReport:
                 inputs[f"{name} sha256"] = sha256_file(run_dir / name)
         timings = dict(self.timings, save=round(time.perf_counter() - start, 3))
         update_manifest(run_dir, "analysis", {
+            "analysis_format": ANALYSIS_FORMAT,
             "files": list(ANALYSIS_FILES),
             "emotions": list(self.emotions),
             "emotions_excluded": list(self.excluded),

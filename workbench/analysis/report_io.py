@@ -20,7 +20,7 @@ __all__ = ["scalar", "listify", "write_layers_csv", "write_matrix_csv", "write_t
            "read_layers_csv", "read_matrix_csv", "load_report"]
 
 _BOOL_COLUMNS = ("neutral_projection", "pc1_flipped", "pc2_flipped")
-_INT_COLUMNS = ("layer", "n_emotions", "best_arousal_pc")
+_INT_COLUMNS = ("layer", "n_emotions", "best_valence_pc", "best_arousal_pc")
 
 
 def scalar(x):
@@ -135,8 +135,13 @@ def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
     if not section:
         raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
                              f"{run_dir}` (again; an interrupted analysis writes no section)")
-    from workbench.analysis.report import LAYER_COLUMNS
+    from workbench.analysis.peak import Peak
+    from workbench.analysis.report import ANALYSIS_FORMAT, LAYER_COLUMNS
 
+    if section.get("analysis_format") != ANALYSIS_FORMAT:
+        raise RunFolderError(f"{run_dir}: its analysis was saved in format {section.get('analysis_format', 1)!r} "
+                             f"(this workbench reads analysis format {ANALYSIS_FORMAT}: the peak is now chosen on "
+                             f"half the emotions); run `workbench analyze {run_dir}` again")
     _check_inputs(run_dir, section.get("inputs") or {})
     rows = read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
     summary = read_json(run_dir / "summary.json")
@@ -160,18 +165,20 @@ def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
             mats = {m: read_matrix_csv(run_dir / f"{m}.csv", layers) for m in matrices}
         nulls = {k: np.stack([_matrix(info[f"cka_null_{k}_low"]), _matrix(info[f"cka_null_{k}_high"])])
                  for k in ("debiased", "biased")}
-        peak = {k: v for k, v in info.items() if not k.startswith("cka") and k != "valence_cosine"}
+        peaks = (Peak.from_dict(info, "peak_"), Peak.from_dict(info, "arousal_peak_"))
+        baseline = {k.removeprefix("baseline_"): v for k, v in info.items() if k.startswith("baseline_")}
         cols = {c: np.array([r[c] for r in sub]) for c in stat_columns}
         key = "directions_projected" if flag else "directions"
         if key not in directions:
             raise RunFolderError(f"{run_dir}/valence_directions.safetensors lacks {key!r}")
         conditions.append(condition_cls(flag, cols, directions[key].double().numpy(), mats["valence_cosine"],
                                         mats["cka_debiased"], mats["cka_biased"], nulls["debiased"],
-                                        nulls["biased"], peak))
+                                        nulls["biased"], *peaks, baseline))
     depth = np.array([r["depth"] for r in rows if not r["neutral_projection"]])
     return cls(tuple(section["emotions"]), layers, depth, int(section["n_model_layers"]), tuple(conditions),
                section.get("settings", {}), tuple(section.get("emotions_excluded", ())),
-               tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}))
+               tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}),
+               summary.get("baselines") or {})
 
 
 def _check_inputs(run_dir: Path, inputs: dict) -> None:

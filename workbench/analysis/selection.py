@@ -1,97 +1,101 @@
-"""Declared layer selection: the peak layer chosen on one half of the stories, reported on the other.
+"""Layer selection that is out of sample by construction: chosen on half the emotions, reported on the other.
 
-Each emotion's stories are split at random into halves A and B; vectors built
-from each half give a PC1-valence r per layer. The peak layer is the maximum of
-half A's (sign-aligned) r; half B's r at that layer, with half B's PC1 signed to
-agree with half A's axis (never with B's own ratings), is the honest estimate.
+PCA uses no labels, so it is fitted on all emotions. A split divides the
+*emotions* at random into halves A and B; the layer chosen is the maximum over
+layers of |r(PC, rating)| on half A, and the estimate is half B's r at that
+layer, the PC signed by half A (never by half B's ratings). Cross-fitting swaps
+the halves; over ``S`` random splits the estimate is the median of the ``2S``
+held-out r, the spread their interquartile range, and the layer reported the
+one chosen most often (with the share of choices it got).
+
+Why emotions and not stories: structure that is not valence but belongs to the
+emotion (length, style, a massive-activation direction) is shared by all of an
+emotion's stories. Two halves of the stories carry the same chance match with
+the same ratings, so a choice made on one half of the stories is not out of
+sample for the other. Half B's ratings take no part in a choice made on half A.
+
+The same function runs on the full sample (weights 1) and on each bootstrap
+replicate (weights: how often each emotion was drawn; an emotion drawn twice
+stays in one half, so no emotion is on both sides), which is how the interval
+of the whole select-then-estimate procedure is made (see ``analyze``).
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from workbench.analysis.pca import pca
-from workbench.analysis.stats import pearson, pearson_p, split_half
-from workbench.analysis.vectors import project_out
-
-__all__ = ["split_half_r", "peak_summary"]
+__all__ = ["CrossFit", "emotion_splits", "weighted_r", "crossfit", "crossfit_summary"]
 
 
-def _half_means(units: torch.Tensor, groups) -> torch.Tensor:
-    """Mean of the given story rows per emotion, centred over emotions: [L, n, d] float64."""
-    raw = torch.stack([units[torch.as_tensor(rows)].double().mean(dim=0) for rows in groups], dim=1)
-    return raw - raw.mean(dim=1, keepdim=True)
+@dataclass(frozen=True)
+class CrossFit:
+    chosen: np.ndarray  # [R, 2S] layer position chosen on the selection half (-1: no defined r)
+    heldout: np.ndarray  # [R, 2S] r on the other half at that layer, signed by the selection half
+    selection_r: np.ndarray  # [R, 2S] |r| on the selection half at the chosen layer
 
 
-def _condition(X: torch.Tensor, basis):
-    return (X if basis is None else project_out(X, torch.as_tensor(basis))).numpy()
+def emotion_splits(rng: np.random.Generator, n: int, n_splits: int) -> np.ndarray:
+    """``[n_splits, n]`` boolean masks, True for the ``n // 2`` emotions of half A."""
+    order = np.argsort(rng.random((n_splits, n)), axis=1)
+    return order < n // 2
 
 
-def _signed_r(X_a, X_b, valence, arousal):
-    Pa, Pb = pca(X_a, 2), pca(X_b, 2)
-    out = {}
-    for j, (key, target) in enumerate((("", valence), ("_arousal", arousal))):
-        ra = pearson(Pa.scores[:, :, j], target)
-        sa = np.where(ra < 0, -1.0, 1.0)
-        agree = np.sign((Pb.axes[:, j] * Pa.axes[:, j] * sa[:, None]).sum(axis=1))
-        agree = np.where(agree == 0, 1.0, agree)
-        out["a" + key] = np.abs(ra)
-        out["b" + key] = pearson(Pb.scores[:, :, j], target) * agree
-    return out
+def weighted_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Pearson r of ``x`` ``[R, L, n]`` with ``y`` ``[n]`` under weights ``w`` ``[R, S, n]``:
+    ``[R, S, L]``; NaN where either side has no weighted variance."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    sw = w.sum(axis=-1)[..., None]  # [R, S, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.einsum("rsn,rln->rsl", w, x) / sw
+        my = (w * y).sum(axis=-1)[..., None] / sw
+        yc = y - my  # [R, S, n]
+        sxx = np.einsum("rsn,rln->rsl", w, x * x) / sw - mx * mx
+        syy = (w * yc * yc).sum(axis=-1)[..., None] / sw
+        sxy = np.einsum("rsn,rln->rsl", w * yc, x) / sw
+        scale = sxx + mx * mx  # the weighted mean square: a variance below 1e-12 of it is rounding
+        ok = (sxx > 1e-12 * scale) & (syy > 0)
+        r = np.where(ok, sxy / np.sqrt(np.where(ok, sxx * syy, 1.0)), np.nan)
+    return np.clip(r, -1.0, 1.0)
 
 
-def split_half_r(units, counts, rng: np.random.Generator, valence, arousal, bases) -> list[dict]:
-    """Per condition (one per entry of ``bases``; None = no projection): half A's aligned r and
-    half B's r signed by A, for PC1-valence (``a``, ``b``) and PC2-arousal (``a_arousal``, ``b_arousal``)."""
-    half_a, half_b = split_half(rng, counts)
-    X_a, X_b = _half_means(units, half_a), _half_means(units, half_b)
-    return [_signed_r(_condition(X_a, basis), _condition(X_b, basis), valence, arousal) for basis in bases]
+def _choose(select: np.ndarray, estimate: np.ndarray):
+    """Layer of max |select| per (replicate, split), and estimate there signed by select."""
+    absr = np.where(np.isnan(select), -1.0, np.abs(select))
+    j = absr.argmax(axis=-1)  # [R, S]
+    defined = ~np.isnan(select).all(axis=-1)
+    sel = np.take_along_axis(select, j[..., None], axis=-1)[..., 0]
+    est = np.take_along_axis(estimate, j[..., None], axis=-1)[..., 0]
+    sign = np.where(sel < 0, -1.0, 1.0)
+    return np.where(defined, j, -1), np.where(defined, est * sign, np.nan), np.where(defined, np.abs(sel), np.nan)
 
 
-def _value(x):
-    x = float(x)
-    return None if math.isnan(x) else x
+def crossfit(scores: np.ndarray, y: np.ndarray, splits: np.ndarray, weights: np.ndarray | None = None) -> CrossFit:
+    """Cross-fitted selection for ``scores`` ``[R, L, n]`` (one PC's scores per replicate and layer) and
+    ratings ``y`` ``[n]`` over ``splits`` ``[S, n]``; ``weights`` ``[R, n]`` (default 1)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if weights is None:
+        weights = np.ones((scores.shape[0], scores.shape[-1]))
+    a = np.asarray(splits, dtype=np.float64)[None]  # [1, S, n]
+    r_a = weighted_r(scores, y, weights[:, None, :] * a)
+    r_b = weighted_r(scores, y, weights[:, None, :] * (1.0 - a))
+    parts = [_choose(r_a, r_b), _choose(r_b, r_a)]
+    return CrossFit(*(np.concatenate([p[i] for p in parts], axis=1) for i in range(3)))
 
 
-def _argmax(values) -> int | None:
-    values = np.asarray(values, dtype=np.float64)
-    return None if np.isnan(values).all() else int(np.nanargmax(values))
-
-
-def peak_summary(cols: dict, layers, depth, split: dict | None, n: int) -> dict:
-    """The peak PC1-valence layer (split-half when ``split``), the arousal peak, and the lexical baseline."""
-    out: dict = {}
-    for name, key, prefix in (("pc1_valence", "", "peak"), ("pc2_arousal", "_arousal", "arousal_peak")):
-        j = _argmax(split["a" + key] if split else cols[f"{name}_r"])
-        if j is None:
-            out[f"{prefix}_layer"] = None
-            continue
-        out.update({
-            f"{prefix}_layer": int(layers[j]), f"{prefix}_depth": float(depth[j]),
-            f"{prefix}_r": _value(cols[f"{name}_r"][j]), f"{prefix}_p": _value(cols[f"{name}_p"][j]),
-            f"{prefix}_ci_low": _value(cols[f"{name}_ci_low"][j]), f"{prefix}_ci_high": _value(cols[f"{name}_ci_high"][j]),
-            f"{prefix}_p_perm": _value(cols[f"{name}_p_perm"][j]), f"{prefix}_q": _value(cols[f"{name}_q"][j]),
-            f"{prefix}_r_half_a": _value(split["a" + key][j]) if split else None,
-            f"{prefix}_r_other_half": _value(split["b" + key][j]) if split else None,
-            f"{prefix}_p_other_half": _value(pearson_p(split["b" + key][j], n)) if split else None,
-        })
-    out["peak_selection"] = ("split half by story: chosen on half A, r reported on half B" if split
-                             else "maximum over layers on all stories (no split half)")
-    if out.get("peak_layer") is not None:
-        j = list(layers).index(out["peak_layer"])
-        out["peak_max_stat_p"] = _value(cols["pc1_valence_p_maxstat"][j])
-        out["peak_valence_cv_r"] = _value(cols["valence_cv_r"][j])
-        out["peak_pc1_explained"] = _value(cols["pc1_explained"][j])
-    if out.get("arousal_peak_layer") is not None:
-        j = list(layers).index(out["arousal_peak_layer"])
-        out["arousal_best_pc"] = int(cols["best_arousal_pc"][j])
-        out["arousal_best_r"] = _value(cols["best_arousal_r"][j])
-    out.update({"baseline_layer": int(layers[0]), "baseline_pc1_valence_r": _value(cols["pc1_valence_r"][0]),
-                "baseline_valence_cv_r": _value(cols["valence_cv_r"][0])})
-    j = _argmax(cols["valence_cv_r"])
-    out["best_cv_layer"] = None if j is None else int(layers[j])
-    out["best_cv_r_uncorrected"] = None if j is None else _value(cols["valence_cv_r"][j])
-    return out
+def crossfit_summary(fit: CrossFit, n_layers: int) -> dict:
+    """Of a full-sample (R = 1) cross-fit: the layer chosen most often (position; ties: the lower),
+    its share of the choices, the median held-out r and its interquartile range over the splits."""
+    chosen, held = fit.chosen[0], fit.heldout[0]
+    valid = chosen >= 0
+    share = np.bincount(chosen[valid], minlength=n_layers) / max(len(chosen), 1)
+    if not valid.any():
+        return {"position": None, "share": share, "r": np.nan, "spread": (np.nan, np.nan)}
+    j = int(share.argmax())
+    finite = held[np.isfinite(held)]
+    if finite.size == 0:
+        return {"position": j, "share": share, "r": np.nan, "spread": (np.nan, np.nan)}
+    return {"position": j, "share": share, "r": float(np.median(finite)),
+            "spread": tuple(float(v) for v in np.quantile(finite, [0.25, 0.75]))}

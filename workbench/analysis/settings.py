@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.errors import InputError
 
-__all__ = ["AnalysisSettings"]
+__all__ = ["AnalysisSettings", "BOOTSTRAP_SCHEMES"]
+
+BOOTSTRAP_SCHEMES = ("emotions", "hierarchical")
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,15 @@ class AnalysisSettings:
     cv_folds: int = field(default=5, metadata={"help": "outer cross-validation folds of the valence ridge"})
     cka_shuffles: int = field(default=200, metadata={"help": "row shuffles for the CKA null band"})
     ci: float = field(default=0.95, metadata={"help": "confidence level of the bootstrap intervals"})
+    bootstrap_scheme: str = field(default="emotions", metadata={
+        "help": "what the bootstrap resamples: 'emotions' (each keeping its stories; calibrated, see "
+                "docs/statistics.md) or 'hierarchical' (emotions, then stories within them: counts story "
+                "variance twice, intervals too wide; kept for comparison)"})
+    splits: int = field(default=50, metadata={
+        "help": "random halves of the emotions for the cross-fitted choice of the peak layer"})
+    peak_depth: float | None = field(default=None, metadata={
+        "help": "fix the headline layer in advance at this fractional depth (layer / (n_layers - 1), e.g. 0.66) "
+                "instead of choosing it on half the emotions"})
 
     def __post_init__(self):
         for name, low in (("bootstrap", 10), ("permutations", 10), ("n_pcs", 2), ("cv_folds", 2),
@@ -29,6 +40,16 @@ class AnalysisSettings:
                 raise InputError(f"analysis setting {name} must be an integer >= {low}, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"analysis setting seed must be a non-negative integer, got {self.seed!r}")
+        if self.bootstrap_scheme not in BOOTSTRAP_SCHEMES:
+            raise InputError(f"analysis setting bootstrap_scheme must be one of {list(BOOTSTRAP_SCHEMES)}, got "
+                             f"{self.bootstrap_scheme!r}")
+        if isinstance(self.splits, bool) or not isinstance(self.splits, int) or self.splits < 1:
+            raise InputError(f"analysis setting splits must be an integer >= 1, got {self.splits!r}")
+        if self.peak_depth is not None and not (isinstance(self.peak_depth, (int, float))
+                                                and not isinstance(self.peak_depth, bool)
+                                                and 0.0 <= self.peak_depth <= 1.0):
+            raise InputError(f"analysis setting peak_depth must be a fractional depth in [0, 1], got "
+                             f"{self.peak_depth!r}")
         if not 0.5 <= self.ci < 1.0:
             raise InputError(f"analysis setting ci must be in [0.5, 1), got {self.ci!r}")
 

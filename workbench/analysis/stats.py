@@ -6,6 +6,7 @@ index arrays, so a test can replay exactly the same resamples with a slow loop.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from scipy import stats as _st
 from workbench.errors import InputError
 
 __all__ = ["pearson", "pearson_p", "percentile_ci", "fisher_ci", "permutation_p", "maxstat_p", "bh_fdr",
-           "BootstrapDraws", "bootstrap_draws", "permutation_draws", "split_half"]
+           "BootstrapDraws", "bootstrap_draws", "permutation_draws"]
 
 
 def pearson(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -62,7 +63,9 @@ def fisher_ci(estimate: np.ndarray, samples: np.ndarray, level: float = 0.95,
     """
     lim = 1.0 - 1e-9
     z = np.arctanh(np.clip(np.asarray(samples, dtype=np.float64), -lim, lim))
-    se = np.nanstd(z, axis=axis, ddof=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column without resamples: NaN, said by the caller
+        se = np.nanstd(z, axis=axis, ddof=1)
     centre = np.arctanh(np.clip(np.asarray(estimate, dtype=np.float64), -lim, lim))
     half = _st.norm.ppf(0.5 + level / 2.0) * se
     est = np.asarray(estimate, dtype=np.float64)
@@ -71,28 +74,44 @@ def fisher_ci(estimate: np.ndarray, samples: np.ndarray, level: float = 0.95,
 
 
 def permutation_p(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """``(1 + #{null >= observed}) / (1 + B)`` per column of ``null`` ``[B, ...]`` (pass |r|)."""
+    """``(1 + #{null >= observed}) / (1 + B)`` per column of ``null`` ``[B, ...]`` (pass |r|).
+
+    NaN in, NaN out: an undefined observed statistic (a constant component) has no p-value, and
+    ``B`` counts only the finite null draws of its column (a column without any is NaN too).
+    """
     null = np.asarray(null, dtype=np.float64)
-    hits = (null >= np.asarray(observed)[None] - 1e-12).sum(axis=0)
-    return (1.0 + hits) / (1.0 + null.shape[0])
+    observed = np.asarray(observed, dtype=np.float64)
+    finite = np.isfinite(null)
+    hits = (np.where(finite, null, -np.inf) >= observed[None] - 1e-12).sum(axis=0)
+    draws = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = (1.0 + hits) / (1.0 + draws)
+    return np.where(np.isnan(observed) | (draws == 0), np.nan, p)
 
 
 def maxstat_p(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """Family-wise p per layer: compare each ``observed[l]`` with the max over layers of each null row."""
-    peak = np.asarray(null, dtype=np.float64).max(axis=1)
-    hits = (peak[:, None] >= np.asarray(observed)[None, :] - 1e-12).sum(axis=0)
-    return (1.0 + hits) / (1.0 + peak.shape[0])
+    """Family-wise p: compare each ``observed`` value with the maximum over the family (every axis of
+    ``null`` but the first: layers, or PCs) of each null draw, NaN entries ignored; NaN in, NaN out."""
+    null = np.asarray(null, dtype=np.float64)
+    observed = np.asarray(observed, dtype=np.float64)
+    flat = null.reshape(null.shape[0], -1)
+    ok = np.isfinite(flat)
+    peak = np.where(ok.any(axis=1), np.where(ok, flat, -np.inf).max(axis=1), np.nan)
+    return permutation_p(observed, peak.reshape((-1,) + (1,) * observed.ndim))
 
 
 def bh_fdr(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q), same order as ``p``."""
+    """Benjamini-Hochberg adjusted p-values (q), same order as ``p``, over the finite p-values only
+    (a NaN p is not a test: it stays NaN and does not count in ``m``)."""
     p = np.asarray(p, dtype=np.float64)
-    m = p.size
-    order = np.argsort(p, kind="stable")
+    q = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return q
+    order = ok[np.argsort(p[ok], kind="stable")]
     scaled = p[order] * m / np.arange(1, m + 1)
-    q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
-    q = np.empty(m)
-    q[order] = np.minimum(q_sorted, 1.0)
+    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
     return q
 
 
@@ -132,16 +151,3 @@ def bootstrap_draws(rng: np.random.Generator, n_boot: int, n_emotions: int,
 def permutation_draws(rng: np.random.Generator, n_perm: int, n: int) -> np.ndarray:
     """``[n_perm, n]`` random permutations of ``range(n)``."""
     return rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1)
-
-
-def split_half(rng: np.random.Generator, story_counts) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Split each emotion's stories at random into halves A (n // 2) and B (the rest):
-    per emotion, the unit rows of each half (stories stored contiguously in emotion order)."""
-    counts = np.asarray(story_counts, dtype=np.int64)
-    starts = np.cumsum(counts) - counts
-    half_a, half_b = [], []
-    for start, c in zip(starts, counts):
-        perm = start + rng.permutation(c)
-        half_a.append(np.sort(perm[: c // 2]))
-        half_b.append(np.sort(perm[c // 2:]))
-    return half_a, half_b

@@ -10,12 +10,14 @@ depth, so valence directions of nearby layers are similar.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from workbench.collect.activations import StoryActivations
 
-__all__ = ["synthetic_activations"]
+__all__ = ["synthetic_activations", "nuisance_data", "NuisanceData"]
 
 
 def synthetic_activations(emotions, valence, arousal, *, n_layers: int = 4, d_model: int = 64,
@@ -75,3 +77,56 @@ def synthetic_activations(emotions, valence, arousal, *, n_layers: int = 4, d_mo
                                 spec, {"token_offset": 50})
 
     return acts(means, meta), acts(neutral, neutral_meta)
+
+
+@dataclass(frozen=True)
+class NuisanceData:
+    """One simulated data set of :func:`nuisance_data` (a calibration replicate)."""
+
+    units: np.ndarray  # [n * stories, L, d] story means, grouped by emotion
+    counts: np.ndarray  # [n] stories per emotion
+    valence: np.ndarray  # [n]
+    arousal: np.ndarray  # [n]
+    population_r: np.ndarray  # [L] |r| of the population PC1 with valence (infinitely many emotions)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """``[L, n, d]`` emotion means (the mean of each emotion's story means), centred over emotions."""
+        n, k = len(self.counts), int(self.counts[0])
+        X = self.units.reshape(n, k, *self.units.shape[1:]).mean(axis=1).transpose(1, 0, 2)
+        return X - X.mean(axis=1, keepdims=True)
+
+
+def nuisance_data(rng: np.random.Generator, *, n_emotions: int = 171, n_layers: int = 8, d_model: int = 32,
+                  stories: int = 4, valence_signal=0.0, valence_noise: float = 0.0, nuisance: float = 1.5,
+                  n_nuisance: int = 1, emotion_noise: float = 0.5, story_noise: float = 1.0) -> NuisanceData:
+    """Emotion-level nuisance axes per layer, optionally a planted valence direction; ratings drawn iid N(0, 1).
+
+    Story ``s`` of emotion ``e`` at layer ``l``: ``(valence_signal[l] * v_e + valence_noise * z_e) * u_l
+    + sum_j nuisance * f_elj * m_lj + emotion_noise * g_el + story_noise * h_els``: ``z_e`` is an emotion-level
+    factor on the valence axis that is not valence (it sets the population r while PC1 stays the valence axis). The nuisance factors ``f`` (independent of the ratings) and
+    ``g`` belong to the emotion, shared by all its stories: a story split cannot remove them. ``u_l`` and
+    ``m_lj`` are random unit directions, new for every data set. ``population_r`` is exact: from the
+    population covariance of the emotion means, ``|corr(e1' x, v)| = |e1' s u| / sqrt(lambda_1)``.
+    """
+    n, L, d, k = n_emotions, n_layers, d_model, stories
+    sv = np.broadcast_to(np.asarray(valence_signal, dtype=np.float64), (L,))
+    valence, arousal = rng.standard_normal(n), rng.standard_normal(n)
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    u = unit(rng.standard_normal((L, d)))
+    m = unit(rng.standard_normal((L, n_nuisance, d)))
+    f = nuisance * rng.standard_normal((n, L, n_nuisance))
+    z = rng.standard_normal(n)
+    on_axis = sv[None, :] * valence[:, None] + valence_noise * (sv[None, :] > 0) * z[:, None]  # [n, L]
+    emo = (on_axis[:, :, None] * u[None] + np.einsum("elj,ljd->eld", f, m)
+           + emotion_noise * rng.standard_normal((n, L, d)))
+    units = np.repeat(emo, k, axis=0) + story_noise * rng.standard_normal((n * k, L, d))
+    cov = ((sv**2 + valence_noise**2 * (sv > 0))[:, None, None] * u[:, :, None] * u[:, None, :] + nuisance**2 * np.einsum("ljd,lje->lde", m, m)
+           + (emotion_noise**2 + story_noise**2 / k) * np.eye(d)[None])
+    vals, vecs = np.linalg.eigh(cov)
+    e1 = vecs[:, :, -1]
+    pop = np.abs((e1 * u).sum(axis=1) * sv) / np.sqrt(vals[:, -1])
+    return NuisanceData(units, np.full(n, k), valence, arousal, pop)

@@ -24,7 +24,7 @@ import torch
 from workbench.analysis.stats import pearson
 from workbench.errors import InputError
 
-__all__ = ["RidgeResult", "ridge_valence", "kfold_indices", "DEFAULT_ALPHAS", "alpha_grid"]
+__all__ = ["RidgeResult", "ridge_valence", "ridge_heldout", "kfold_indices", "DEFAULT_ALPHAS", "alpha_grid"]
 
 # Penalties relative to the layer's mean squared vector norm (so one grid fits every layer's scale).
 DEFAULT_ALPHAS = tuple(float(a) for a in 10.0 ** np.linspace(-4, 4, 17))
@@ -47,11 +47,14 @@ def kfold_indices(rng: np.random.Generator, n: int, n_folds: int) -> list[np.nda
     return [np.sort(f) for f in np.array_split(rng.permutation(n), n_folds)]
 
 
-def alpha_grid(X, relative=DEFAULT_ALPHAS) -> np.ndarray:
-    """Absolute penalties per layer: ``relative`` times the layer's mean squared centred norm."""
+def alpha_grid(X, relative=DEFAULT_ALPHAS, allow_flat: bool = False) -> np.ndarray:
+    """Absolute penalties per layer: ``relative`` times the layer's mean squared centred norm
+    (a layer whose vectors are all identical has none: an error, or with ``allow_flat`` NaN)."""
     X = np.asarray(X, dtype=np.float64)
     scale = ((X - X.mean(axis=1, keepdims=True)) ** 2).sum(axis=(1, 2)) / X.shape[1]
-    if (scale <= 0).any():
+    if allow_flat:
+        scale = np.where(scale > 0, scale, np.nan)
+    elif (scale <= 0).any():
         raise InputError(f"ridge: all vectors identical at layer position(s) {np.flatnonzero(scale <= 0).tolist()}")
     return scale[:, None] * np.asarray(relative, dtype=np.float64)[None, :]
 
@@ -69,15 +72,16 @@ def _centred(K: torch.Tensor, rows: torch.Tensor, train: torch.Tensor) -> torch.
 def _fit(Kc: torch.Tensor, ytr: torch.Tensor, alphas: torch.Tensor):
     """Eigen-decomposition of the centred training Gram ``Kc`` and the LOO-chosen penalty per layer."""
     m = Kc.shape[1]
-    ym = ytr.mean()
+    ytr = ytr.expand(Kc.shape[0], m)  # one target for every layer, or one per batch entry
+    ym = ytr.mean(dim=-1, keepdim=True)  # [L, 1]
     yc = ytr - ym
     lam, U = torch.linalg.eigh((Kc + Kc.transpose(1, 2)) / 2)
     lam = lam.clamp_min(0.0)  # [L, m]
-    uy = U.transpose(1, 2) @ yc  # [L, m]
+    uy = (U.transpose(1, 2) @ yc[..., None]).squeeze(-1)  # [L, m]
     shrink = lam[:, None, :] / (lam[:, None, :] + alphas[:, :, None])  # [L, A, m]
-    fitted = ym + (shrink * uy[:, None, :]) @ U.transpose(1, 2)  # [L, A, m]
+    fitted = ym[:, :, None] + (shrink * uy[:, None, :]) @ U.transpose(1, 2)  # [L, A, m]
     hat = 1.0 / m + (shrink @ (U * U).transpose(1, 2))  # [L, A, m]
-    loo = (ytr - fitted) / (1.0 - hat).clamp_min(1e-12)
+    loo = (ytr[:, None, :] - fitted) / (1.0 - hat).clamp_min(1e-12)
     best = (loo**2).mean(dim=-1).argmin(dim=-1)  # first minimum, as RidgeCV
     alpha = alphas.gather(1, best[:, None]).squeeze(1)
     dual = U @ (uy / (lam + alpha[:, None]))[..., None]  # [L, m, 1]
@@ -90,8 +94,10 @@ def ridge_valence(X, y, rng: np.random.Generator, n_folds: int = 5, relative_alp
     X = np.array(X, dtype=np.float64)
     y = np.array(y, dtype=np.float64)
     L, n, _ = X.shape
-    alphas_np = alpha_grid(X, relative_alphas)
-    Xt, yt, alphas = torch.as_tensor(X), torch.as_tensor(y), torch.as_tensor(alphas_np)
+    alphas_np = alpha_grid(X, relative_alphas, allow_flat=True)
+    flat = np.isnan(alphas_np[:, 0])  # a layer of identical vectors: NaN results (analyze warns about it)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    alphas = torch.as_tensor(np.where(flat[:, None], 1.0, alphas_np))
     Xt = Xt - Xt.mean(dim=1, keepdim=True)  # ridge with an intercept does not see a common shift
     K = Xt @ Xt.transpose(1, 2)
     folds = kfold_indices(rng, n, n_folds) if folds is None else folds
@@ -108,4 +114,45 @@ def ridge_valence(X, y, rng: np.random.Generator, n_folds: int = 5, relative_alp
     directions = torch.where(norm > 0, beta / torch.where(norm > 0, norm, torch.ones_like(norm)), beta)
     pred_np = pred.numpy()
     fold_r = np.stack([pearson(pred_np[:, f], y[None, f]) for f in folds], axis=1)
-    return RidgeResult(fold_r.mean(axis=1), fold_r, alpha.numpy(), directions.numpy(), pred_np, alphas_np)
+    pred_np[flat], fold_r[flat] = np.nan, np.nan
+    directions = np.where(flat[:, None], np.nan, directions.numpy())
+    return RidgeResult(fold_r.mean(axis=1), fold_r, np.where(flat, np.nan, alpha.numpy()), directions, pred_np,
+                       alphas_np)
+
+
+def _centred_batch(K: torch.Tensor, rows: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """As :func:`_centred`, with its own ``rows`` ``[S, r]`` and ``train`` ``[S, m]`` per batch entry."""
+    s = torch.arange(K.shape[0])[:, None, None]
+    Kt = K[s, train[:, :, None], train[:, None, :]]
+    Kr = K[s, rows[:, :, None], train[:, None, :]]
+    return Kr - Kr.mean(dim=2, keepdim=True) - Kt.mean(dim=1, keepdim=True) + Kt.mean(dim=(1, 2), keepdim=True)
+
+
+def ridge_heldout(X, y, splits: np.ndarray, chosen: np.ndarray, relative_alphas=DEFAULT_ALPHAS) -> np.ndarray:
+    """The held-out ridge r of a cross-fit: for each split ``s`` of ``splits`` ``[S, n]`` (True: half A)
+    and then swapped, the ridge of ``y`` on ``X`` ``[L, n, d]`` at the layer position ``chosen[k]``
+    (``[2S]``, -1: none) is trained on the selection half (LOO penalty as above) and scored by the
+    Pearson r of its predictions on the other half; ``[2S]``, NaN where no layer was chosen. The half
+    that chose the layer also trains the fit, so the half that scores it took no part in either."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.array(y, dtype=np.float64)
+    Xt = torch.as_tensor(X - X.mean(axis=1, keepdims=True))
+    alphas = alpha_grid(X, relative_alphas, allow_flat=True)
+    splits = np.asarray(splits, dtype=bool)
+    S = len(splits)
+    out = np.full(2 * S, np.nan)
+    for k, train_mask in enumerate((splits, ~splits)):
+        pos = np.asarray(chosen[k * S:(k + 1) * S])
+        ok = np.flatnonzero((pos >= 0) & ~np.isnan(alphas[np.maximum(pos, 0), 0]))
+        if ok.size == 0:
+            continue
+        train = torch.as_tensor(np.stack([np.flatnonzero(m) for m in train_mask[ok]]))
+        test = torch.as_tensor(np.stack([np.flatnonzero(~m) for m in train_mask[ok]]))
+        layers, which = np.unique(pos[ok], return_inverse=True)
+        Xl = Xt[torch.as_tensor(layers)]
+        K = (Xl @ Xl.transpose(1, 2))[torch.as_tensor(which)]  # [s, n, n], one Gram matrix per layer used
+        yt = torch.as_tensor(y)
+        ym, dual, _ = _fit(_centred_batch(K, train, train), yt[train], torch.as_tensor(alphas[pos[ok]]))
+        pred = ym + (_centred_batch(K, test, train) @ dual).squeeze(-1)
+        out[k * S + ok] = pearson(pred.numpy(), y[test.numpy()])
+    return out

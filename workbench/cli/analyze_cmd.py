@@ -53,44 +53,30 @@ def _split(acts, run_dir):
     return acts.select(stories), (acts.select(neutral) if any(neutral) else None)
 
 
-def _fmt(x, digits=2):
-    return "n/a" if x is None else f"{x:.{digits}f}"
+def story_baselines(run_dir, stories, emotions) -> tuple[dict | None, str | None]:
+    """The no-model baseline features of the run's stories (read back from the corpus file that
+    ``texts.jsonl`` records), or ``(None, why not)`` when the texts cannot be read."""
+    from workbench.analysis.baseline import text_features
+    from workbench.errors import WorkbenchError
+    from workbench.report.tokens import story_text
 
-
-def _p(x):
-    return "n/a" if x is None else f"{x:.3g}"
-
-
-def headline(report) -> list[str]:
-    """The few lines a reader wants first, one block per neutral-projection setting."""
-    lines = []
-    for cond in report.conditions:
-        k = cond.peak
-        tag = f"neutral projection {'on' if cond.neutral_projection else 'off'}"
-        if k.get("peak_layer") is None:
-            lines.append(f"[{tag}] no layer has a defined PC1-valence r")
-            continue
-        chosen = "chosen on half A of the stories" if k.get("peak_r_other_half") is not None else "maximum over layers"
-        lines.append(f"[{tag}] peak PC1-valence: layer {k['peak_layer']} (depth {_fmt(k['peak_depth'])}, {chosen}): "
-                     f"r = {_fmt(k['peak_r'])} [{_fmt(k['peak_ci_low'])}, {_fmt(k['peak_ci_high'])}], "
-                     f"q = {_p(k['peak_q'])}, max-stat p = {_p(k.get('peak_max_stat_p'))}, "
-                     f"other half r = {_fmt(k.get('peak_r_other_half'))}")
-        if k.get("arousal_peak_layer") is not None:
-            lines.append(f"[{tag}] peak PC2-arousal: layer {k['arousal_peak_layer']}: r = {_fmt(k['arousal_peak_r'])} "
-                         f"[{_fmt(k['arousal_peak_ci_low'])}, {_fmt(k['arousal_peak_ci_high'])}], "
-                         f"q = {_p(k['arousal_peak_q'])}; best arousal PC there: PC{k.get('arousal_best_pc')} "
-                         f"(r = {_fmt(k.get('arousal_best_r'))})")
-        lines.append(f"[{tag}] held-out valence axis (ridge): r = {_fmt(k.get('peak_valence_cv_r'))} at the peak "
-                     f"layer; block {k['baseline_layer']} (lexical baseline): PC1 r = "
-                     f"{_fmt(k['baseline_pc1_valence_r'])}, held-out r = {_fmt(k['baseline_valence_cv_r'])}")
-    return lines
+    try:
+        cache: dict = {}
+        texts = [story_text(m, Path(run_dir), cache) for m in stories.meta]
+        return text_features(texts, [m.get("emotion") for m in stories.meta], emotions), None
+    except WorkbenchError as exc:
+        return None, f"no-model baselines not computed: {str(exc).replace(str(run_dir), 'RUN_DIR')}"
 
 
 def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float = 0.5, progress: bool = True):
     """Emotion vectors and their analysis for a collect run folder, both saved into it.
 
-    Returns ``(report, has_neutral)``; ``settings`` is an :class:`AnalysisSettings`.
+    Returns ``(report, has_neutral)``; ``settings`` is an :class:`AnalysisSettings`. The no-model
+    baselines (bag of words, VADER) are computed from the stories' texts when their corpus file
+    can be read (a note says so when it cannot).
     """
+    import dataclasses
+
     from workbench.analysis import analyze, emotion_vectors
     from workbench.collect.activations import StoryActivations
     from workbench.data.ratings import load_ratings
@@ -100,7 +86,10 @@ def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float
     ratings = load_ratings(ratings_path)
     vectors = emotion_vectors(stories, neutral, neutral_variance)
     vectors.save(run_dir)
-    report = analyze(vectors, ratings, stories, progress=progress, **settings.to_dict())
+    baselines, why = story_baselines(run_dir, stories, vectors.emotions)
+    report = analyze(vectors, ratings, stories, progress=progress, baselines=baselines, **settings.to_dict())
+    if why:
+        report = dataclasses.replace(report, notes=report.notes + (why,))
     report.save(run_dir)
     return report, neutral is not None
 
@@ -116,8 +105,7 @@ def run_analyze(args) -> int:
     print(f"analyzed {args.run_dir}: {len(report.emotions)} emotions{excluded}, {len(report.layers)} layers, "
           f"{settings.bootstrap} bootstrap resamples, {settings.permutations} permutations "
           f"({report.timings.get('total', 0):.1f} s)")
-    for line in headline(report):
-        print(line)
+    print(report.headline())
     print(f"wrote emotion_vectors.safetensors, layers.csv, cka_debiased.csv, cka_biased.csv, valence_cosine.csv, "
           f"valence_directions.safetensors, summary.json to {args.run_dir}")
     return 0

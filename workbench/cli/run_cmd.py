@@ -89,7 +89,7 @@ def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
     from workbench.analysis.settings import AnalysisSettings
-    from workbench.cli.analyze_cmd import analyze_folder, headline
+    from workbench.cli.analyze_cmd import analyze_folder
     from workbench.cli.collect_cmd import collect_run
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
@@ -106,7 +106,7 @@ def run(args) -> int:
     model, corpus, acts = collect_run(config, out, progress=args.progress)
     stages.begin(1, f"{len(acts)} texts, {len(acts.layers)} layers, {settings.bootstrap} bootstrap resamples")
     report, has_neutral = analyze_folder(out, settings, args.ratings, args.neutral_variance, args.progress)
-    stages.begin(2, f"layer {report.conditions[0].peak.get('peak_layer')}")
+    stages.begin(2, f"layer {report.peak.layer}")
     try:
         make_token_view(model, out, neutral_texts=_neutral_texts(config), ratings=ratings).save(out)
     except WorkbenchError as exc:  # optional: the report states that it is absent
@@ -117,7 +117,6 @@ def run(args) -> int:
     timing = ", ".join(f"{name} {sec:.0f} s" for name, sec in stages.times.items())
     print(f"workbench run: {model.name} on {corpus.name}: {len(report.emotions)} emotions, {len(report.layers)} "
           f"layers{'' if has_neutral else ', no neutral texts'} in {stages.total / 60:.1f} min ({timing})")
-    for line in headline(report):
-        print(line)
+    print(report.headline())
     print(f"report: {path}")
     return 0

@@ -74,7 +74,7 @@ def pca_figure(vectors, ratings, report=None, kind: str = "contrast") -> go.Figu
                              f"{list(vectors.layers)}; analyze the run again")
         cond = report.condition(kind == "projected")
         cols, depth = cond.columns, np.asarray(report.depth, dtype=np.float64)
-        start = report.layers.index(cond.peak["peak_layer"]) if cond.peak.get("peak_layer") in report.layers else 0
+        start = report.layers.index(cond.peak.layer) if cond.peak.layer in report.layers else 0
     rated, scores, explained = _scores(vectors, ratings, kind)
     emotions = list(rated.emotions)
     custom = np.stack([rated.valence, rated.arousal], axis=1)

@@ -34,8 +34,15 @@ def html_table(header, rows, cls: str = "") -> str:
     return f'<table class="{esc(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _ci(k: dict, prefix: str) -> str:
-    return f"{num(k.get(prefix + 'r'))} [{num(k.get(prefix + 'ci_low'))}, {num(k.get(prefix + 'ci_high'))}]"
+def statistics_doc() -> str:
+    """Where docs/statistics.md (the calibration table) is: the project's copy, as a file URI."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "docs" / "statistics.md").as_uri()
+
+
+def _ci(k) -> str:
+    return f"{num(k.r)} [{num(k.ci_low)}, {num(k.ci_high)}]"
 
 
 def _pct(report) -> str:
@@ -44,45 +51,62 @@ def _pct(report) -> str:
 
 def headline_sentence(report) -> str:
     """One sentence for the primary condition (neutral projection off)."""
-    k = report.conditions[0].peak
-    if k.get("peak_layer") is None:
+    k, a = report.conditions[0].peak, report.conditions[0].arousal_peak
+    if k.layer is None:
         return "No layer has a defined PC1-valence correlation."
-    text = (f"PC1 of the emotion vectors tracks human valence best at layer {k['peak_layer']} (depth "
-            f"{num(k.get('peak_depth'))}): r = {_ci(k, 'peak_')} ({_pct(report)}), q = {num(k.get('peak_q'), 2, 'g')}")
-    if k.get("peak_r_other_half") is not None:
-        text += f"; r on the held-out half of the stories = {num(k.get('peak_r_other_half'))}"
-    if k.get("arousal_peak_layer") is not None:
-        text += (f". PC2 tracks arousal best at layer {k['arousal_peak_layer']}: r = {_ci(k, 'arousal_peak_')}, "
-                 f"q = {num(k.get('arousal_peak_q'), 2, 'g')}")
+    if k.held_out:
+        text = (f"PC1 of the emotion vectors tracks human valence best at layer {k.layer} (depth {num(k.depth)}; "
+                f"chosen on half the emotions in {100 * k.layer_share:.0f}% of {report.settings.get('splits')} "
+                f"random splits): r on the held-out emotions = {_ci(k)} ({_pct(report)}, selection-aware), "
+                f"max-stat p = {num(k.max_stat_p, 2, 'g')}")
+    else:
+        text = (f"At layer {k.layer} (depth {num(k.depth)}, fixed in advance) PC1 of the emotion vectors tracks "
+                f"human valence with r = {_ci(k)} ({_pct(report)}), permutation p = {num(k.p_perm, 2, 'g')}")
+    if a.layer is not None:
+        text += (f". PC2 tracks arousal best at layer {a.layer}: r = {_ci(a)}"
+                 f"{' (held-out emotions)' if a.held_out else ''}, max-stat p = {num(a.max_stat_p, 2, 'g')}")
     return text + "."
 
 
 def headline_html(report) -> str:
-    """The peak numbers with their CIs, one column per neutral-projection setting."""
+    """The peak numbers with their CIs, one column per neutral-projection setting, then the baselines."""
     conds = report.conditions
     header = ["", *[f"neutral projection {c.label}" for c in conds]]
     ci = _pct(report)
 
-    def row(name, fn):
-        return [name, *[fn(c.peak) for c in conds]]
+    def row(name, fn, which="peak"):
+        return [name, *[fn(getattr(c, which)) for c in conds]]
 
     rows = [
-        row("peak PC1-valence layer (depth)", lambda k: f"{k.get('peak_layer')} ({num(k.get('peak_depth'))})"),
-        row("how the peak was chosen", lambda k: k.get("peak_selection", "n/a")),
-        row(f"PC1-valence r [{ci}]", lambda k: _ci(k, "peak_")),
-        row("q (BH-FDR) · permutation p · max-stat p", lambda k: f"{num(k.get('peak_q'), 2, 'g')} · "
-            f"{num(k.get('peak_p_perm'), 2, 'g')} · {num(k.get('peak_max_stat_p'), 2, 'g')}"),
-        row("r on the other half of the stories", lambda k: num(k.get("peak_r_other_half"))),
-        row("held-out ridge valence r at the peak", lambda k: num(k.get("peak_valence_cv_r"))),
-        row("peak PC2-arousal layer", lambda k: str(k.get("arousal_peak_layer"))),
-        row(f"PC2-arousal r [{ci}] · q", lambda k: f"{_ci(k, 'arousal_peak_')} · {num(k.get('arousal_peak_q'), 2, 'g')}"),
-        row("best arousal PC there (r)", lambda k: f"PC{k.get('arousal_best_pc')} ({num(k.get('arousal_best_r'))})"),
-        row("lexical baseline (block 0): PC1 r · held-out r",
-            lambda k: f"{num(k.get('baseline_pc1_valence_r'))} · {num(k.get('baseline_valence_cv_r'))}"),
-        row("best held-out ridge r over layers (uncorrected)",
-            lambda k: f"{num(k.get('best_cv_r_uncorrected'))} (layer {k.get('best_cv_layer')})"),
+        row("peak PC1-valence layer (depth)", lambda k: f"{k.layer} ({num(k.depth)})"),
+        row("how the layer was chosen", lambda k: k.selection),
+        row("share of the splits that chose it", lambda k: num(k.layer_share)),
+        row(f"PC1-valence r [{ci}]", _ci),
+        row("how the interval was made", lambda k: k.interval),
+        row("max-stat p (the peak's significance) · q · the layer's own permutation p",
+            lambda k: f"{num(k.max_stat_p, 2, 'g')} · {num(k.q, 2, 'g')} · {num(k.p_perm, 2, 'g')}"),
+        row("in-sample PC1-valence |r| at the layer (conditional on the choice)", lambda k: num(k.r_in_sample)),
+        row("held-out r: interquartile range over the splits", lambda k: f"{num(k.spread_low)} to {num(k.spread_high)}"),
+        row("held-out ridge valence r (trained on the choosing half) · 5-fold ridge r there",
+            lambda k: f"{num(k.ridge_heldout_r)} · {num(k.ridge_cv_r)}"),
+        row("best valence PC there (r, p corrected for the choice among PCs)",
+            lambda k: f"PC{k.best_pc} ({num(k.best_pc_r)}, p = {num(k.best_pc_p, 2, 'g')})"),
+        row("peak PC2-arousal layer (share)", lambda k: f"{k.layer} ({num(k.layer_share)})", "arousal_peak"),
+        row(f"PC2-arousal r [{ci}] · max-stat p", lambda k: f"{_ci(k)} · {num(k.max_stat_p, 2, 'g')}", "arousal_peak"),
+        row("best arousal PC there (r, p)", lambda k: f"PC{k.best_pc} ({num(k.best_pc_r)}, p = {num(k.best_pc_p, 2, 'g')})",
+            "arousal_peak"),
+        row("block 0: PC1-valence r · best valence PC (r) · ridge r",
+            lambda b: f"{num(b.get('pc1_valence_r'))} · PC{b.get('best_valence_pc')} ({num(b.get('best_valence_r'))}) · "
+                      f"{num(b.get('valence_cv_r'))}", "baseline"),
     ]
-    return html_table(header, rows, "headline")
+    for name, b in (report.baselines or {}).items():
+        cell = (f"{num(b.get('pc1_valence_r'))} (p = {num(b.get('pc1_valence_p_perm'), 2, 'g')}) · "
+                f"PC{b.get('best_valence_pc')} ({num(b.get('best_valence_r'))}) · {num(b.get('valence_cv_r'))}")
+        rows.append([f"no model, {name}: PC1-valence r (p) · best valence PC (r) · ridge r", *[cell for _ in conds]])
+    link = (f'<p>How these numbers are calibrated (false-positive rates, coverage and width of the intervals, by '
+            f'simulation): <a href="{esc(statistics_doc())}">docs/statistics.md</a>, made by <code>workbench calibrate</code>.'
+            "</p>")
+    return html_table(header, rows, "headline") + link
 
 
 _LAYER_COLUMNS = (
@@ -90,8 +114,9 @@ _LAYER_COLUMNS = (
     ("CI low", "pc1_valence_ci_low", 3), ("CI high", "pc1_valence_ci_high", 3), ("q", "pc1_valence_q", -3),
     ("max-stat p", "pc1_valence_p_maxstat", -3), ("PC2~aro r", "pc2_arousal_r", 3),
     ("CI low", "pc2_arousal_ci_low", 3), ("CI high", "pc2_arousal_ci_high", 3), ("q", "pc2_arousal_q", -3),
+    ("best val PC", "best_valence_pc", 0), ("its r", "best_valence_r", 3), ("its p", "best_valence_p", -3),
     ("best aro PC", "best_arousal_pc", 0), ("its r", "best_arousal_r", 3), ("ridge held-out r", "valence_cv_r", 3),
-    ("half A r", "split_a_pc1_valence_r", 3), ("half B r", "split_b_pc1_valence_r", 3),
+    ("chosen (val)", "valence_chosen_share", 2), ("chosen (aro)", "arousal_chosen_share", 2),
     ("PC1 var", "pc1_explained", 3), ("PC2 var", "pc2_explained", 3),
 )
 

@@ -19,7 +19,8 @@ import torch
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
 
-__all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "TOKEN_VIEW_FILE"]
+__all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "story_text",
+           "TOKEN_VIEW_FILE"]
 
 TOKEN_VIEW_FILE = "token_view.json"
 FORMAT = 1
@@ -135,13 +136,18 @@ def token_projections(model, texts, direction, layer: int, centre=None, max_toke
     return out
 
 
-def _story_text(meta: dict, run_dir: Path) -> str:
+def story_text(meta: dict, run_dir: Path, cache: dict | None = None) -> str:
+    """The text of the story ``meta`` (a row of ``texts.jsonl``), read back from its corpus file
+    (``cache``: a dict that keeps each file's lines between calls)."""
     source, line, number = meta.get("source"), meta.get("line"), meta.get("story")
     path = Path(str(source))
     if not source or not isinstance(line, int) or not isinstance(number, int) or not path.is_file():
         raise RunFolderError(f"{run_dir}/texts.jsonl: the story's source file {source!r} is not found (paths are "
                              "relative to the folder the collect ran in): run from there, or give texts with --text")
-    rows = path.read_text(encoding="utf-8").splitlines()
+    cache = {} if cache is None else cache
+    if str(path) not in cache:
+        cache[str(path)] = path.read_text(encoding="utf-8").splitlines()
+    rows = cache[str(path)]
     row = json.loads(rows[line - 1]) if 0 < line <= len(rows) else {}
     stories = row.get("stories") if isinstance(row, dict) else None
     if str(row.get("emotion", "")).strip() != meta.get("emotion") or not stories or number > len(stories):
@@ -168,7 +174,7 @@ def example_texts(run_dir, emotions, ratings, neutral_texts=None) -> list[tuple[
         emotion, valence = rated.emotions[i], float(rated.valence[i])
         meta = next(m for m in metas if m.get("emotion") == emotion and m.get("kind", "story") == "story")
         label = f"story of the {which} emotion: {emotion} (valence {valence:+.2f}), story {meta.get('story')}"
-        out.append((label, _story_text(meta, run_dir), {"kind": "story", "emotion": emotion, "valence": valence,
+        out.append((label, story_text(meta, run_dir), {"kind": "story", "emotion": emotion, "valence": valence,
                                                          "topic": meta.get("topic"), "story": meta.get("story")}))
     which = "the run's neutral texts" if neutral_texts is not None else "the bundled neutral texts"
     neutral = list(neutral_texts) if neutral_texts is not None else list(load_neutral_texts())
@@ -200,7 +206,7 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
         raise InputError(f"{model.name}'s weights (sha256 {ours[:12]}...) are not the ones {run_dir} was "
                          f"collected with ({theirs[:12]}...)")
     off = report.condition(False)
-    layer = off.peak.get("peak_layer") if layer is None else int(layer)
+    layer = off.peak.layer if layer is None else int(layer)
     if layer not in report.layers:
         raise InputError(f"token view: layer {layer} was not analysed in {run_dir} (layers {list(report.layers)})")
     j = report.layers.index(layer)
