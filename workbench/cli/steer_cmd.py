@@ -46,16 +46,20 @@ def _ci(entry) -> str:
 
 
 def headline(summary: dict) -> list[str]:
-    """One line per score: rho of the direction, of the controls, and the difference, with CIs."""
+    """One line per score: mean within-prompt rho of the direction, of the controls, and the difference, with CIs."""
     lines = []
     for score, entry in summary["scores"].items():
-        line = f"{score:>10}: rho {_ci(entry['direction'])}"
+        line = f"{score:>10}: within-prompt rho {_ci(entry['direction'])}"
         if entry.get("controls"):
             line += f"; controls {_ci(entry['controls'])}; difference {_ci(entry['difference'])}"
         lines.append(line)
     by_alpha = summary["scores"]["perplexity"]["by_alpha"]["direction"]
     means = " ".join(f"{p['alpha']:+g}:{_num(p['mean'], '.1f')}" for p in by_alpha)
     lines.append(f"perplexity by alpha ({summary['direction']}): {means}")
+    empty = summary.get("empty_text_by_alpha", {}).get(summary.get("direction"))
+    if empty is not None:
+        counts = " ".join(f"{float(a):+g}:{n}" for a, n in empty.items())
+        lines.append(f"empty continuations by alpha ({summary['direction']}; missing for VADER): {counts}")
     return lines
 
 

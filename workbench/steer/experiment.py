@@ -108,6 +108,15 @@ def _alpha0_identical(gens) -> bool | None:
     return None if not zero else all(len(v) == 1 for v in zero.values())
 
 
+def _empty_by_alpha(plan: SteerPlan, gens) -> dict:
+    """Per direction, the texts at each alpha with no visible text (missing for VADER)."""
+    out = {d.name: {str(a): 0 for a in plan.settings.alphas} for d in plan.directions}
+    for g in gens:
+        if not g.text.strip():
+            out[g.direction][str(g.alpha)] += 1
+    return out
+
+
 def run_steering(model, plan: SteerPlan, progress: bool = False, generate_threads: int | None = None):
     """Generate every (direction, alpha, prompt, sample), score the texts, summarize: a :class:`SteeringResult`.
 
@@ -146,6 +155,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
         "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
         "generate_threads": generate_threads,
         "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),
+        "empty_text_by_alpha": _empty_by_alpha(plan, gens),
         "timings": {"generate": round(t_gen - start, 3), "score": round(t_score - t_gen, 3),
                     "summarize": round(t_end - t_score, 3), "total": round(t_end - start, 3), **gen_info},
     })
