@@ -135,7 +135,7 @@ def steering_section(data) -> Section:
     result = data.steering
     s = result.summary
     text = (f"Direction {s.get('direction')} added at block {s.get('layer')} with alpha x {s.get('norm', 0):.1f} "
-            f"(the layer's mean residual norm), {s.get('n_prompts')} prompts x {s.get('n_samples')} samples per "
+            f"({s.get('norm_definition', 'text-mean')}: {s.get('norm_source', 'the layer norm')}), {s.get('n_prompts')} prompts x {s.get('n_samples')} samples per "
             f"alpha, the same sampling seed at every alpha; read-back at block {s.get('readback_layer')}. "
             "Spearman rho of alpha against each score within each prompt (over its samples and alphas), averaged "
             "over prompts, with a bootstrap CI over prompts, for the direction, for random unit directions steered "
