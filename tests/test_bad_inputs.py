@@ -272,6 +272,8 @@ SETUP = {
     "steer-alphas-not-numbers": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-unknown-hook": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-prompts-missing": lambda ctx: analysed(ctx.tmp / "a"),
+    "steer-no-token-norms": lambda ctx: analysed(ctx.tmp / "a"),  # synthetic: no token norms, like an old collect
+    "steer-unknown-norm": lambda ctx: analysed(ctx.tmp / "a"),
     "compare-older-format": lambda ctx: (analysed(ctx.tmp / "a"), format_version(analysed(ctx.tmp / "b"), 0)),
     "compare-no-projection": lambda ctx: (analysed(ctx.tmp / "a"), analysed(ctx.tmp / "b", neutral=False)),
     "compare-vectors-replaced": lambda ctx: _vectors_replaced(ctx),

@@ -33,8 +33,10 @@ def _adapter(model, tokenizer, backend="transformer_lens"):
     return adapter_from_hf(copy.deepcopy(model), tokenizer, backend=backend, name="tiny-llama")
 
 
-def _naive_means(model, tokenizer, texts, offset):
-    """Each text alone, no padding: HF hidden_states for blocks 0..L-2, a hook for the last block."""
+def _naive_means(model, tokenizer, texts, offset, reduce=lambda h: h.mean(0)):
+    """Each text alone, no padding: HF hidden_states for blocks 0..L-2, a hook for the last block.
+
+    ``reduce``: what is taken over the pooled tokens ``[T, d]`` (default: their mean)."""
     n_layers = model.config.num_hidden_layers
     rows = []
     for text in texts:
@@ -49,8 +51,8 @@ def _naive_means(model, tokenizer, texts, offset):
             hs = model(ids, output_hidden_states=True).hidden_states
         handle.remove()
         start = max(offset, 1)  # the BOS token (position 0) is never pooled
-        per_layer = [hs[layer + 1][0, start:].mean(0) for layer in range(n_layers - 1)]
-        per_layer.append(last["h"][0, start:].mean(0))
+        per_layer = [reduce(hs[layer + 1][0, start:]) for layer in range(n_layers - 1)]
+        per_layer.append(reduce(last["h"][0, start:]))
         rows.append(torch.stack(per_layer))
     return torch.stack(rows)
 
@@ -64,6 +66,21 @@ def test_means_equal_independent_computation(llama, tokenizer):
     lengths = [len(tokenizer(t).input_ids) for t in texts]
     assert acts.n_tokens.tolist() == [n - 5 for n in lengths]
     assert acts.layers == (0, 1, 2)
+
+
+def test_token_norms_equal_independent_per_token_norms(llama, tokenizer):
+    """The mean per-token L2 norm over the pooled tokens, not the norm of the mean (which is smaller)."""
+    texts = _texts(5, seed=5)
+    for side in ("right", "left"):
+        acts = collect(_adapter(llama, tokenizer), texts, token_offset=3, max_tokens_per_batch=64, padding_side=side,
+                       progress=False)
+        expected = _naive_means(llama, tokenizer, texts, 3, reduce=lambda h: h.norm(dim=-1).mean())
+        assert acts.token_norms.dtype == torch.float32 and acts.token_norms.shape == (5, 3)
+        torch.testing.assert_close(acts.token_norms, expected, rtol=1e-5, atol=1e-5)
+    assert (acts.token_norms > acts.means.norm(dim=-1) * 1.05).all()  # a random model: tokens do not align
+    zero = collect(_adapter(llama, tokenizer), texts, token_offset=0, progress=False)  # BOS still left out
+    torch.testing.assert_close(zero.token_norms, _naive_means(llama, tokenizer, texts, 0,
+                                                              reduce=lambda h: h.norm(dim=-1).mean()))
 
 
 def test_padding_side_and_batch_size_do_not_matter(llama, tokenizer):
@@ -131,7 +148,8 @@ def test_save_load_and_reuse(llama, tokenizer, tmp_path, monkeypatch):
     adapter = _adapter(llama, tokenizer)
     acts = collect(adapter, texts, meta=meta, token_offset=3, out=tmp_path / "run", progress=False)
     loaded = StoryActivations.load(tmp_path / "run")
-    assert torch.equal(loaded.means, acts.means) and loaded.meta == acts.meta
+    assert torch.equal(loaded.means, acts.means) and torch.equal(loaded.token_norms, acts.token_norms)
+    assert loaded.meta == acts.meta and loaded.select([0, 2]).token_norms.shape == (2, 3)
     assert loaded.params["token_offset"] == 3 and loaded.spec["name"] == "tiny-llama"
     calls = []
     monkeypatch.setattr(type(adapter), "run_blocks", lambda *a, **k: calls.append(1))

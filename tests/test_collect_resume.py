@@ -76,6 +76,6 @@ def test_kill_9_then_resume_is_bit_identical(tmp_path):
     assert resumed_at >= 6
     a = StoryActivations.load(tmp_path / "reference")
     b = StoryActivations.load(tmp_path / "resumed")
-    assert torch.equal(a.means, b.means)
+    assert torch.equal(a.means, b.means) and torch.equal(a.token_norms, b.token_norms)
     assert torch.equal(a.n_tokens, b.n_tokens)
     assert not (tmp_path / "resumed" / ".partial").exists()

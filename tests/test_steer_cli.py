@@ -56,13 +56,22 @@ def test_the_run_folder_gets_the_table_summary_and_manifest_section(steered):
     assert all(len(t) == 1 for t in zero.values())
 
 
-def test_the_summary_rho_is_scipy_spearman_on_the_csv(steered):
+def _mean_within_prompt_rho(rows, name, score):
+    per = []
+    for p in sorted({r["prompt_index"] for r in rows}):
+        sub = [r for r in rows if r["direction"] == name and r["prompt_index"] == p and r[score] != ""]
+        ys = [float(r[score]) for r in sub]
+        if len(sub) >= 3 and len(set(ys)) > 1:
+            per.append(stats.spearmanr([float(r["alpha"]) for r in sub], ys).statistic)
+    return float(np.mean(per)) if per else float("nan")
+
+
+def test_the_summary_rho_is_the_mean_of_scipy_within_prompt_rhos_on_the_csv(steered):
     rows = list(csv.DictReader((steered / "steering.csv").open(newline="")))
     summary = json.loads((steered / "steering_summary.json").read_text())
     for score in ("readback", "vader", "perplexity"):
         for name in ("valence", "random0", "random1"):
-            sub = [r for r in rows if r["direction"] == name and r[score] != ""]
-            expected = stats.spearmanr([float(r["alpha"]) for r in sub], [float(r[score]) for r in sub]).statistic
+            expected = _mean_within_prompt_rho(rows, name, score)
             entry = summary["scores"][score]
             got = entry["direction"]["rho"] if name == "valence" else \
                 {c["name"]: c["rho"] for c in entry["controls"]["per_control"]}[name]
@@ -70,6 +79,12 @@ def test_the_summary_rho_is_scipy_spearman_on_the_csv(steered):
                 assert got is None  # undefined (constant scores) is written as null
             else:
                 assert got == pytest.approx(expected, abs=1e-12)
+    empty = {name: {str(float(a)): sum(1 for r in rows if r["direction"] == name and float(r["alpha"]) == a
+                                       and not r["text"].strip()) for a in (-2, -1, 0, 1, 2)}
+             for name in ("valence", "random0", "random1")}
+    assert summary["empty_text_by_alpha"] == empty
+    vader_missing = [p["missing"] for p in summary["scores"]["vader"]["by_alpha"]["direction"]]
+    assert vader_missing == list(empty["valence"].values())
     assert summary["alpha0_shared"] is True and summary["alpha0_identical"] is True
     assert summary["timings"]["new_tokens"] > 0 and summary["model"]["dtype"] == "float32"
 
@@ -147,7 +162,7 @@ def test_figure_and_headline_of_a_loaded_summary_with_undefined_values(steered):
     fig = dose_response_figure(summary, scores=("vader", "readback"))
     assert "rho – [–, –]" in fig.layout.annotations[0].text
     lines = headline(summary)
-    assert any(line.strip().startswith("vader: rho n/a [n/a, n/a]") for line in lines)
+    assert any(line.strip().startswith("vader: within-prompt rho n/a [n/a, n/a]") for line in lines)
     with pytest.raises(InputError, match="unknown score"):
         dose_response_figure(summary, scores=("joy",))
     with pytest.raises(InputError, match="pass a SteeringResult"):

@@ -9,9 +9,9 @@ from test_steer_support import make_run
 
 from workbench.analysis import EmotionVectors, GeometryReport
 from workbench.collect.activations import StoryActivations
-from workbench.errors import InputError
+from workbench.errors import InputError, RunFolderError
 from workbench.steer import SteerSettings, prepare_steering, random_directions, resolve_direction
-from workbench.steer.directions import activation_norm, default_readback_layer, parse_direction
+from workbench.steer.directions import activation_norm, default_readback_layer, parse_direction, token_norm
 from workbench.steer.prompts import load_prompts
 
 EMOTIONS = ("happy", "sad", "self-conscious", "self", "conscious-happy", "at ease")
@@ -91,12 +91,35 @@ def test_activation_norm_and_readback_layer(run):
         activation_norm(acts, 7)
 
 
+def test_token_norm_is_the_token_weighted_mean_over_story_texts(run):
+    acts = StoryActivations.load(run)
+    story = [i for i, m in enumerate(acts.meta) if m["kind"] == "story"]
+    assert 0 < len(story) < len(acts)  # the neutral texts are left out
+    n = acts.n_tokens[story].double().numpy()
+    naive = float((acts.token_norms[story, 2].double().numpy() * n).sum() / n.sum())
+    assert token_norm(acts, 2) == pytest.approx(naive, rel=1e-12)
+    assert token_norm(acts, 2) > 1.9 * activation_norm(acts, 2)
+    with pytest.raises(InputError, match="no story text"):
+        token_norm(acts.neutral, 2)
+
+
+def test_steering_a_run_without_token_norms_is_refused_unless_text_mean(tmp_path):
+    old = make_run(tmp_path / "old", tmp_path / "no-model", token_norms=False)
+    with pytest.raises(RunFolderError, match=r"old: the run folder was collected before per-token norms.*--norm "
+                                             r"text-mean"):
+        prepare_steering(old, SteerSettings(layer=1))
+    plan = prepare_steering(old, SteerSettings(layer=1, norm="text-mean"))
+    assert plan.norm == pytest.approx(activation_norm(StoryActivations.load(old), 1))
+    with pytest.raises(InputError, match="--norm must be one of"):
+        SteerSettings(layer=1, norm="max")
+
+
 def test_prepare_resolves_everything_before_a_model_is_loaded(run):
     plan = prepare_steering(run, SteerSettings(layer=-2, random_controls=2, seed=3))
     assert plan.direction.layer == 1 and plan.readback_layer == 2
     assert [d.name for d in plan.directions] == ["valence", "random0", "random1"]
     torch.testing.assert_close(plan.directions[2].vector, random_directions(64, 2, 3, 1)[1].vector)
-    assert plan.norm == pytest.approx(activation_norm(StoryActivations.load(run), 1))
+    assert plan.norm == pytest.approx(token_norm(StoryActivations.load(run), 1)) and plan.settings.norm == "token-mean"
     assert plan.prompts == load_prompts() and len(plan.prompts) >= 12
     assert plan.model["dtype"] == "float32"
 

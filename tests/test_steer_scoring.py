@@ -81,8 +81,10 @@ def test_scoring_refuses_a_steered_model(tokenizer):
 def test_vader_scores_are_the_compound_scores():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    texts = ["What a wonderful, happy day!", "This is terrible and I hate it.", "The box is on the table.", ""]
-    got = vader_scores(texts)
+    texts = ["What a wonderful, happy day!", "This is terrible and I hate it.", "The box is on the table."]
+    got = vader_scores(texts + ["", " \n\t"])
     analyzer = SentimentIntensityAnalyzer()
-    assert got.tolist() == [analyzer.polarity_scores(t)["compound"] for t in texts]
-    assert got[0] > 0.5 and got[1] < -0.5 and got[2] == 0.0 and got[3] == 0.0
+    assert got[:3].tolist() == [analyzer.polarity_scores(t)["compound"] for t in texts]
+    assert got[0] > 0.5 and got[1] < -0.5 and got[2] == 0.0
+    # an empty continuation has no sentiment: missing, not VADER's neutral 0.0
+    assert analyzer.polarity_scores("")["compound"] == 0.0 and np.isnan(got[3]) and np.isnan(got[4])

@@ -22,8 +22,12 @@ def make_model_dir(path: Path, tokenizer) -> Path:
     return path
 
 
-def make_run(path: Path, model_dir: Path, *, analysed: bool = True, vectors: bool = True, seed: int = 0) -> Path:
-    """A run folder of synthetic activations shaped like the tiny llama (3 blocks of width 64), analysed."""
+def make_run(path: Path, model_dir: Path, *, analysed: bool = True, vectors: bool = True, seed: int = 0,
+             token_norms: bool = True) -> Path:
+    """A run folder of synthetic activations shaped like the tiny llama (3 blocks of width 64), analysed.
+
+    ``token_norms``: per-text mean token norms (synthetic: 2-3x the norm of the text's mean); ``False``
+    makes a folder like one collected before they were recorded."""
     ratings = load_ratings()
     sub = ratings.subset(ratings.emotions[:N_EMOTIONS])
     stories, neutral = synthetic_activations(sub.emotions, sub.valence, sub.arousal, n_layers=3, d_model=64,
@@ -31,8 +35,13 @@ def make_run(path: Path, model_dir: Path, *, analysed: bool = True, vectors: boo
     spec = {"name": str(model_dir), "dtype": "float32", "architecture": "LlamaForCausalLM"}
     import torch
 
-    acts = StoryActivations(torch.cat([stories.means, neutral.means]), torch.cat([stories.n_tokens, neutral.n_tokens]),
-                            stories.layers, stories.meta + neutral.meta, spec, {"n_layers": 3})
+    means = torch.cat([stories.means, neutral.means])
+    norms = None
+    if token_norms:
+        g = torch.Generator().manual_seed(seed)
+        norms = means.norm(dim=-1) * (2 + torch.rand(means.shape[:2], generator=g))
+    acts = StoryActivations(means, torch.cat([stories.n_tokens, neutral.n_tokens]),
+                            stories.layers, stories.meta + neutral.meta, spec, {"n_layers": 3}, token_norms=norms)
     acts.save(path)
     if vectors:
         vec = emotion_vectors(stories, neutral)

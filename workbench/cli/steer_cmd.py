@@ -16,8 +16,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "steer", help="steer generation along a recovered direction; dose-response against random controls",
-        description="Generate continuations of neutral prompts while adding alpha x (the layer's mean residual "
-                    "norm) x a unit direction to the output of block --layer; every (prompt, sample) uses the same "
+        description="Generate continuations of neutral prompts while adding alpha x (the layer's norm: by "
+                    "default the mean per-token resid_post norm over the run's story tokens) x a unit direction to "
+                    "the output of block --layer; every (prompt, sample) uses the same "
                     "sampling seed at every alpha, for the direction and for random unit controls. Each text is "
                     "scored with VADER, by read-back (the unsteered model's mean projection on the valence axis "
                     "at a later layer) and by its perplexity under the unsteered model. Writes steering.csv, "
@@ -46,16 +47,20 @@ def _ci(entry) -> str:
 
 
 def headline(summary: dict) -> list[str]:
-    """One line per score: rho of the direction, of the controls, and the difference, with CIs."""
+    """One line per score: mean within-prompt rho of the direction, of the controls, and the difference, with CIs."""
     lines = []
     for score, entry in summary["scores"].items():
-        line = f"{score:>10}: rho {_ci(entry['direction'])}"
+        line = f"{score:>10}: within-prompt rho {_ci(entry['direction'])}"
         if entry.get("controls"):
             line += f"; controls {_ci(entry['controls'])}; difference {_ci(entry['difference'])}"
         lines.append(line)
     by_alpha = summary["scores"]["perplexity"]["by_alpha"]["direction"]
     means = " ".join(f"{p['alpha']:+g}:{_num(p['mean'], '.1f')}" for p in by_alpha)
     lines.append(f"perplexity by alpha ({summary['direction']}): {means}")
+    empty = summary.get("empty_text_by_alpha", {}).get(summary.get("direction"))
+    if empty is not None:
+        counts = " ".join(f"{float(a):+g}:{n}" for a, n in empty.items())
+        lines.append(f"empty continuations by alpha ({summary['direction']}; missing for VADER): {counts}")
     return lines
 
 
@@ -72,7 +77,8 @@ def run_steer(args) -> int:
     out = result.save(args.out or args.run_dir)
     s = result.summary
     t = s["timings"]
-    print(f"steered {s['direction']} at layer {s['layer']} (norm {s['norm']:.1f}), read-back at layer "
+    print(f"steered {s['direction']} at layer {s['layer']} (norm {s['norm']:.1f}, {s['norm_definition']}), "
+          f"read-back at layer "
           f"{s['readback_layer']}: {len(result.rows)} texts, {t['new_tokens']} new tokens in {t['generate']:.0f} s "
           f"({t['tokens_per_s']} tok/s); total {t['total']:.0f} s")
     for line in headline(s):

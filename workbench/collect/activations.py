@@ -32,6 +32,10 @@ class StoryActivations:
     ``meta[i]`` describes text ``i`` (``emotion``, ``topic``, ``story``, ``kind``:
     ``"story"`` or ``"neutral"``). ``params`` holds the collect settings and
     ``spec`` the model spec, so the numbers can be reproduced.
+
+    ``token_norms[i, j]`` is the fp32 mean, over the same pooled tokens, of each
+    token's L2 norm at ``layers[j]`` (the typical per-token norm that calibrates
+    steering, METHOD.md section 6); ``None`` for a run collected before it existed.
     """
 
     means: torch.Tensor  # float32 [n_texts, n_layers, d_model]
@@ -41,6 +45,7 @@ class StoryActivations:
     spec: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # timings, versions, corpus sha256, skipped texts
+    token_norms: torch.Tensor | None = None  # float32 [n_texts, n_layers]
 
     def __post_init__(self):
         if self.means.ndim != 3:
@@ -52,6 +57,8 @@ class StoryActivations:
             raise ValueError(f"{len(self.layers)} layer indices for {n_layers} layers in means")
         if len(self.meta) != n:
             raise ValueError(f"{len(self.meta)} meta rows for {n} texts")
+        if self.token_norms is not None and tuple(self.token_norms.shape) != (n, n_layers):
+            raise ValueError(f"token_norms has shape {tuple(self.token_norms.shape)}, expected ({n}, {n_layers})")
 
     def __len__(self) -> int:
         return self.means.shape[0]
@@ -85,7 +92,8 @@ class StoryActivations:
             idx = torch.nonzero(idx).flatten()
         rows = idx.tolist()
         return StoryActivations(self.means[idx], self.n_tokens[idx], self.layers,
-                                tuple(self.meta[i] for i in rows), self.spec, self.params, self.info)
+                                tuple(self.meta[i] for i in rows), self.spec, self.params, self.info,
+                                None if self.token_norms is None else self.token_norms[idx])
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -96,9 +104,11 @@ class StoryActivations:
         # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
         # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
         # load() tell a save interrupted between two renames from a finished one.
+        tensors = {"means": self.means, "n_tokens": self.n_tokens}
+        if self.token_norms is not None:
+            tensors["token_norms"] = self.token_norms
         with staged_writes() as stage:
-            digests = {TENSORS_FILE: stage(directory / TENSORS_FILE, safetensors_writer(
-                           {"means": self.means, "n_tokens": self.n_tokens})),
+            digests = {TENSORS_FILE: stage(directory / TENSORS_FILE, safetensors_writer(tensors)),
                        TEXTS_FILE: stage(directory / TEXTS_FILE, lines.encode("utf-8"))}
             stage(directory / MANIFEST_FILE, json_bytes({
                 "format_version": FORMAT_VERSION,
@@ -106,6 +116,7 @@ class StoryActivations:
                     "n_texts": len(self),
                     "layers": list(self.layers),
                     "d_model": self.d_model,
+                    "token_norms": self.token_norms is not None,
                     "model": self.spec,
                     "params": self.params,
                     "info": self.info,
@@ -155,8 +166,12 @@ class StoryActivations:
                                  f"says {expected} (texts, layers, d_model); collect again")
         if len(meta) != expected[0]:
             raise RunFolderError(f"{directory / TEXTS_FILE}: {len(meta)} rows for {expected[0]} texts; collect again")
+        norms = tensors.get("token_norms")
+        if norms is not None and tuple(norms.shape) != expected[:2]:
+            raise RunFolderError(f"{where}: token_norms of shape {tuple(norms.shape)}, expected {expected[:2]} "
+                                 "(texts, layers); collect again")
         return cls(means, tensors["n_tokens"], layers, tuple(meta),
-                   section.get("model", {}), section.get("params", {}), section.get("info", {}))
+                   section.get("model", {}), section.get("params", {}), section.get("info", {}), norms)
 
 
 def _sha256_file(path: Path) -> str:

@@ -2,7 +2,8 @@
 
 No ``[layers, batch, seq, d]`` cache is ever built: each hook adds its block's
 output, weighted by the pooling mask, into fp32 sums of shape ``[batch,
-d_model]``. The LM head is never run. With ``out=``, the run checkpoints every
+d_model]``, and the fp32 L2 norms of the same pooled tokens into ``[batch]``
+(the per-token norm that calibrates steering). The LM head is never run. With ``out=``, the run checkpoints every
 ``checkpoint_every`` batches and a rerun continues where it stopped; a finished
 run with the same key is loaded instead of recomputed.
 """
@@ -118,7 +119,8 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     batches = make_batches(lengths, max_tokens_per_batch, order=keep)
     n, d = len(texts), model.d_model
     means = torch.zeros((n, len(layer_ids), d), dtype=torch.float32)
-    start_batch = _resume(out, key, means) if out is not None else 0
+    token_norms = torch.zeros((n, len(layer_ids)), dtype=torch.float32)
+    start_batch = _resume(out, key, means, token_norms) if out is not None else 0
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     column = {layer: j for j, layer in enumerate(layer_ids)}
     total_tokens = sum(lengths[i] for i in keep)
@@ -133,8 +135,9 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
             rows = torch.tensor(batch)
 
             def read(layer, hidden, rows=rows, weights=weights, counts=counts):
-                pooled = torch.bmm(weights.unsqueeze(1), hidden.float()).squeeze(1) / counts
-                means[rows, column[layer]] = pooled
+                h = hidden.float()
+                means[rows, column[layer]] = torch.bmm(weights.unsqueeze(1), h).squeeze(1) / counts
+                token_norms[rows, column[layer]] = (weights * h.norm(dim=-1)).sum(1) / counts.squeeze(1)
 
             model.run_blocks(input_ids.to(model.device), mask.to(model.device), read, layers=layer_ids)
             tokens = sum(lengths[i] for i in batch)
@@ -142,7 +145,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
             bar.update(tokens)
             bar.set_postfix_str(f"{run_tokens / max(time.perf_counter() - t0, 1e-9):,.0f} tok/s")
             if out is not None and (b + 1) % checkpoint_every == 0 and b + 1 < len(batches):
-                _checkpoint(out, key, means, b + 1)
+                _checkpoint(out, key, means, token_norms, b + 1)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -153,7 +156,8 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
             "versions": _versions(), **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
-    acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info)
+    acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info,
+                            token_norms=token_norms)
     if short:
         acts = acts.select([i for i in range(n) if i not in set(short)])
     if out is not None:
@@ -162,14 +166,14 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     return acts
 
 
-def _checkpoint(out: Path, key: str, means: torch.Tensor, batches_done: int) -> None:
+def _checkpoint(out: Path, key: str, means: torch.Tensor, token_norms: torch.Tensor, batches_done: int) -> None:
     folder = out / _PARTIAL
     with staged_writes() as stage:  # written from the tensor's memory: no copy of the means
-        stage(folder / "means.safetensors", safetensors_writer({"means": means}))
+        stage(folder / "means.safetensors", safetensors_writer({"means": means, "token_norms": token_norms}))
     atomic_write_json(folder / "state.json", {"key": key, "batches_done": batches_done})
 
 
-def _resume(out: Path, key: str, means: torch.Tensor) -> int:
+def _resume(out: Path, key: str, means: torch.Tensor, token_norms: torch.Tensor) -> int:
     state_path = out / _PARTIAL / "state.json"
     if not state_path.is_file():
         return 0
@@ -177,9 +181,10 @@ def _resume(out: Path, key: str, means: torch.Tensor) -> int:
     if state.get("key") != key:
         log.info("ignoring a checkpoint in %s made with other settings", out)
         return 0
-    saved = load_file(out / _PARTIAL / "means.safetensors")["means"]
-    if saved.shape != means.shape:
-        return 0
-    means.copy_(saved)
+    saved = load_file(out / _PARTIAL / "means.safetensors")
+    if saved["means"].shape != means.shape or saved.get("token_norms", torch.empty(0)).shape != token_norms.shape:
+        return 0  # another shape, or a checkpoint from before the token norms: start again
+    means.copy_(saved["means"])
+    token_norms.copy_(saved["token_norms"])
     log.info("resuming %s at batch %d", out, state["batches_done"])
     return int(state["batches_done"])

@@ -41,7 +41,7 @@ def _curve(fig, points, name, colour, col, show_legend, dash="solid"):
 
 def dose_response_figure(result, scores=("readback", "vader", "perplexity")) -> go.Figure:
     """One panel per score: the steered direction's mean by alpha and the random controls' (pooled),
-    each with its bootstrap CI band; panel titles give Spearman rho [CI] of alpha vs score.
+    each with its bootstrap CI band; panel titles give the mean within-prompt Spearman rho [CI] of alpha vs score.
 
     ``result``: a :class:`workbench.steer.SteeringResult` (or its ``summary`` dict).
     """
@@ -74,6 +74,6 @@ def dose_response_figure(result, scores=("readback", "vader", "perplexity")) -> 
     fig.update_annotations(font_size=13)
     sub = (f"{summary.get('n_prompts', '?')} prompts x {summary.get('n_samples', '?')} samples per alpha; "
            f"read-back at layer {summary.get('readback_layer', '?')}; bands: {int(100 * summary.get('ci', 0.95))}% "
-           f"bootstrap CI (prompts, then samples)")
+           f"bootstrap CI over prompts; rho: within each prompt, averaged over prompts")
     return styled(fig, title=f"Steering dose-response: {name}<br><sub>{sub}</sub>", height=430,
                   width=max(420, 400 * len(scores)), margin=dict(t=130))

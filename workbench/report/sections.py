@@ -117,6 +117,13 @@ def _rho(stat) -> str:
     return f"{stat['rho']:+.2f} [{stat['ci_low']:+.2f}, {stat['ci_high']:+.2f}]"
 
 
+def _empties(summary) -> str:
+    counts = summary.get("empty_text_by_alpha", {}).get(summary.get("direction"))
+    if counts is None:
+        return "not counted in this run"
+    return "empty texts of the direction by alpha: " + ", ".join(f"{float(a):+g}: {n}" for a, n in counts.items())
+
+
 def steering_section(data) -> Section:
     from workbench.figures import dose_response_figure
     from workbench.report.folder import STEERING_FILES
@@ -128,10 +135,12 @@ def steering_section(data) -> Section:
     result = data.steering
     s = result.summary
     text = (f"Direction {s.get('direction')} added at block {s.get('layer')} with alpha x {s.get('norm', 0):.1f} "
-            f"(the layer's mean residual norm), {s.get('n_prompts')} prompts x {s.get('n_samples')} samples per "
+            f"({s.get('norm_definition', 'text-mean')}: {s.get('norm_source', 'the layer norm')}), {s.get('n_prompts')} prompts x {s.get('n_samples')} samples per "
             f"alpha, the same sampling seed at every alpha; read-back at block {s.get('readback_layer')}. "
-            "Spearman rho of alpha against each score with a bootstrap CI (prompts, then samples), for the "
-            "direction, for random unit directions steered the same way (controls, mean rho), and their difference.")
+            "Spearman rho of alpha against each score within each prompt (over its samples and alphas), averaged "
+            "over prompts, with a bootstrap CI over prompts, for the direction, for random unit directions steered "
+            "the same way (controls, mean rho), and their difference. A continuation with no visible text has no "
+            f"VADER score (missing; {_empties(s)}).")
     rows = [[score, _rho(e.get("direction")), _rho(e.get("controls")), _rho(e.get("difference"))]
             for score, e in s.get("scores", {}).items()]
     table = html_table(["score", "direction rho [95% CI]", "controls rho [95% CI]", "difference [95% CI]"], rows,

@@ -20,7 +20,7 @@ from torch import Tensor
 from workbench.errors import InputError, RunFolderError
 
 __all__ = ["Direction", "parse_direction", "resolve_direction", "valence_direction", "random_directions",
-           "activation_norm", "default_readback_layer"]
+           "activation_norm", "token_norm", "NORMS", "default_readback_layer"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,18 +104,53 @@ def random_directions(d_model: int, n: int, seed: int, layer: int) -> tuple[Dire
     return tuple(Direction(f"random{i}", "control", layer, (r / r.norm()).float()) for i, r in enumerate(raw))
 
 
-def activation_norm(acts, layer: int) -> float:
-    """Mean over the run's texts of the norm of their mean ``resid_post`` at ``layer``.
-
-    On the embedded Gemma 3 270M this is within 5-10% of the mean per-token norm
-    (:func:`workbench.steer.residual_norm`): a large component is shared by every token.
-    """
+def _layer_column(acts, layer: int) -> int:
     if layer not in acts.layers:
         raise InputError(f"layer {layer} was not collected in this run (layers {list(acts.layers)})")
-    norms = acts.means[:, acts.layers.index(layer)].double().norm(dim=-1)
+    return acts.layers.index(layer)
+
+
+def activation_norm(acts, layer: int) -> float:
+    """Mean over the run's texts of the norm of their mean ``resid_post`` at ``layer`` (``--norm text-mean``).
+
+    Averaging over tokens cancels their token-specific parts, so for a model
+    without massive activations this is far below a typical token's norm
+    (:func:`token_norm`); on the embedded Gemma 3 270M a large component is shared
+    by every token and the two are close.
+    """
+    norms = acts.means[:, _layer_column(acts, layer)].double().norm(dim=-1)
     if not torch.isfinite(norms).all() or len(norms) == 0:
         raise RunFolderError(f"the run's activations at layer {layer} are empty or not finite")
     return float(norms.mean())
+
+
+def token_norm(acts, layer: int) -> float:
+    """Mean per-token ``resid_post`` norm at ``layer`` over the run's story tokens (``--norm token-mean``).
+
+    The tokens are those ``collect`` pooled (positions from the offset; BOS and
+    padding never): each story's mean token norm weighted by its token count.
+    """
+    j = _layer_column(acts, layer)
+    if acts.token_norms is None:
+        raise RunFolderError("the run folder was collected before per-token norms were recorded: collect it "
+                             "again with this version, or pass --norm text-mean (the norm of the texts' mean)")
+    story = torch.tensor([m.get("kind") == "story" for m in acts.meta], dtype=torch.bool)
+    if not story.any():
+        raise InputError(f"the activations hold no story text (kinds {sorted({m.get('kind') for m in acts.meta})}):"
+                         " the token-mean norm is taken over story tokens")
+    counts = acts.n_tokens[story].double()
+    norms = acts.token_norms[story, j].double()
+    if not torch.isfinite(norms).all() or counts.sum() == 0:
+        raise RunFolderError(f"the run's token norms at layer {layer} are empty or not finite")
+    return float((norms * counts).sum() / counts.sum())
+
+
+# --norm name -> (function of (acts, layer), what it is); the definition is recorded with every steering result.
+NORMS = {
+    "token-mean": (token_norm, "mean per-token resid_post norm at the layer over the run's story tokens from "
+                               "the offset (BOS and padding excluded)"),
+    "text-mean": (activation_norm, "mean over the run's texts of the norm of their mean resid_post at the layer"),
+}
 
 
 def default_readback_layer(report, layer: int) -> int:

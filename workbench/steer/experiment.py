@@ -3,8 +3,8 @@
 ``prepare_steering(run_dir, settings)`` checks every input before a model is
 loaded (layer range, direction name, vectors and analysis present, prompts) and
 resolves the steered direction, the random controls, the read-back layer and
-direction, and the layer's norm (from the run's activations:
-:func:`workbench.steer.directions.activation_norm`). ``run_steering(model, plan)``
+direction, and the layer's norm (from the run's activations, by the definition
+``settings.norm`` names: :data:`workbench.steer.directions.NORMS`). ``run_steering(model, plan)``
 generates (paired seeds), scores and summarizes.
 """
 
@@ -18,8 +18,8 @@ import torch
 
 from workbench.errors import InputError, RunFolderError
 from workbench.steer.directions import (
+    NORMS,
     Direction,
-    activation_norm,
     default_readback_layer,
     random_directions,
     resolve_direction,
@@ -83,8 +83,12 @@ def prepare_steering(run_dir: str | Path, settings: SteerSettings) -> SteerPlan:
     load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
     acts = StoryActivations.load(run_dir)
     controls = random_directions(acts.d_model, settings.random_controls, settings.seed, layer)
+    try:
+        norm = NORMS[settings.norm][0](acts, layer)
+    except RunFolderError as exc:
+        raise RunFolderError(f"{run_dir}: {exc}") from None
     return SteerPlan(run_dir, settings, (direction,) + controls, readback, valence_direction(report, readback),
-                     activation_norm(acts, layer), prompts, dict(acts.spec), n_layers)
+                     norm, prompts, dict(acts.spec), n_layers)
 
 
 def _rows(plan: SteerPlan, gens, vader, readback, perplexity) -> list[dict]:
@@ -106,6 +110,15 @@ def _alpha0_identical(gens) -> bool | None:
         if g.alpha == 0.0:
             zero.setdefault((g.prompt_index, g.sample), set()).add(g.new_ids)
     return None if not zero else all(len(v) == 1 for v in zero.values())
+
+
+def _empty_by_alpha(plan: SteerPlan, gens) -> dict:
+    """Per direction, the texts at each alpha with no visible text (missing for VADER)."""
+    out = {d.name: {str(a): 0 for a in plan.settings.alphas} for d in plan.directions}
+    for g in gens:
+        if not g.text.strip():
+            out[g.direction][str(g.alpha)] += 1
+    return out
 
 
 def run_steering(model, plan: SteerPlan, progress: bool = False, generate_threads: int | None = None):
@@ -138,7 +151,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
     t_end = time.perf_counter()
     summary.update({
         "direction": plan.direction.name, "layer": plan.direction.layer, "readback_layer": plan.readback_layer,
-        "norm": plan.norm, "norm_source": "mean over the run's texts of the norm of their mean resid_post at the layer",
+        "norm": plan.norm, "norm_definition": s.norm, "norm_source": NORMS[s.norm][1],
         "model": {k: plan.model.get(k) for k in ("name", "dtype", "architecture", "weights_sha256")},
         "loaded_model": {"name": model.name, "dtype": str(model.dtype).removeprefix("torch."),
                          "backend": model.backend},
@@ -146,6 +159,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
         "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
         "generate_threads": generate_threads,
         "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),
+        "empty_text_by_alpha": _empty_by_alpha(plan, gens),
         "timings": {"generate": round(t_gen - start, 3), "score": round(t_score - t_gen, 3),
                     "summarize": round(t_end - t_score, 3), "total": round(t_end - start, 3), **gen_info},
     })

@@ -90,7 +90,8 @@ class SteeringResult:
             "files": list(STEER_FILES), "n_texts": len(self.rows),
             "directions": [list(d) for d in self.directions], "settings": settings,
             "layer": settings.get("layer"), "readback_layer": self.summary.get("readback_layer"),
-            "norm": self.summary.get("norm"), "model": self.summary.get("model"),
+            "norm": self.summary.get("norm"), "norm_definition": self.summary.get("norm_definition"),
+            "model": self.summary.get("model"),
             "timings": self.summary.get("timings", {}), "versions": versions(),
         })
         return directory

@@ -11,7 +11,10 @@ All three are computed on the continuation only (the prompt is the same at every
   only at those positions (the LM head is applied to the final-normed last block
   output there), in the model's dtype like a normal forward pass.
 
-A continuation with no token (EOS first) gets NaN read-back and perplexity.
+A continuation with no token (EOS first) gets NaN read-back and perplexity, and a
+continuation with no visible text (no token, or only whitespace) a NaN VADER score:
+VADER gives such a text 0.0, which would count it as neutral and pull the extreme
+alphas (where the model most often stops at once) towards 0.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ _LM_HEAD_CHUNK = 256  # positions per LM-head matmul (262k-token vocabularies: 2
 
 
 def vader_scores(texts) -> np.ndarray:
-    """VADER compound score of each text."""
+    """VADER compound score of each text; NaN (missing) for a text with no visible character."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
+    return np.array([analyzer.polarity_scores(t)["compound"] if t.strip() else np.nan for t in texts],
+                    dtype=np.float64)
 
 
 def _lm_logits(model, hidden: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ def _alphas(value) -> tuple[float, ...]:
 class SteerSettings:
     layer: int = field(metadata={"help": "block whose output is steered"})
     alphas: tuple[float, ...] | str = field(default=DEFAULT_ALPHAS, metadata={
-        "help": "comma-separated fractions of the layer's mean residual norm; write --alphas=-0.4,-0.2,0,0.2,0.4 "
+        "help": "comma-separated fractions of the layer's norm (--norm); write --alphas=-0.4,-0.2,0,0.2,0.4 "
                 "(with '=', as the list starts with a minus sign)"})
     direction: str = field(default="valence", metadata={
         "help": "'valence' (the analysis' ridge valence axis), an EMOTION, or EMOTION_A-EMOTION_B"})
@@ -50,6 +50,9 @@ class SteerSettings:
     max_new_tokens: int = field(default=40, metadata={"help": "tokens generated per continuation"})
     top_k: int = field(default=50, metadata={"help": "sample among the top-k tokens"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    norm: str = field(default="token-mean", metadata={
+        "help": "the layer norm alpha is a fraction of: 'token-mean' (mean per-token resid_post norm over the "
+                "run's story tokens) or 'text-mean' (mean norm of the texts' mean resid_post, the old definition)"})
     hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/ or path of a recipe file"})
     positions: str = field(default="all", metadata={"help": "'all' or 'last' (positions steered per forward pass)"})
     readback_layer: int | None = field(default=None, metadata={
@@ -83,6 +86,10 @@ class SteerSettings:
         if self.readback_layer is not None and (isinstance(self.readback_layer, bool)
                                                 or not isinstance(self.readback_layer, int)):
             raise InputError(f"--readback-layer must be an integer, got {self.readback_layer!r}")
+        from workbench.steer.directions import NORMS
+
+        if self.norm not in NORMS:
+            raise InputError(f"--norm must be one of {sorted(NORMS)}, got {self.norm!r}")
         if not self.direction.strip():
             raise InputError("--direction is empty")
 

@@ -1,9 +1,10 @@
 """``steering``: move a model's block output along a direction, inside a ``with`` block.
 
-``alpha`` is a fraction of the layer's typical residual norm, so one alpha means
-the same across layers and models (METHOD.md section 6). The norm is given
-(e.g. :func:`workbench.steer.directions.activation_norm` from a run folder) or,
-when ``None``, measured by a small calibration pass (:func:`calibration_norm`).
+``alpha`` is a fraction of the layer's typical per-token residual norm, so one
+alpha means the same across layers and models (METHOD.md section 6). The norm is
+given (e.g. :func:`workbench.steer.directions.token_norm` from a run's story
+tokens) or, when ``None``, measured by a small calibration pass over the steering
+prompts with the same per-token definition (:func:`calibration_norm`).
 """
 
 from __future__ import annotations

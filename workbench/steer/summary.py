@@ -1,59 +1,30 @@
-"""Dose-response statistics: Spearman rho of alpha vs score, with a two-stage bootstrap CI.
+"""Dose-response summary: within-prompt Spearman rho of alpha vs score, averaged over prompts, with a bootstrap
+over prompts (:mod:`workbench.steer.dose`), for the steered direction, each control, the controls' mean and the
+direction - controls difference; and the mean score at each alpha.
 
-The unit of resampling is the (prompt, sample) pair, which carries its texts at
-every alpha (they share a sampling seed). Each bootstrap replicate draws prompts
-with replacement, then samples with replacement within each drawn prompt (the
-same draws for every direction and score, so the direction - controls
-difference is paired). The controls' rho is the mean of the per-control rhos.
-Texts with a missing score (no token generated) are left out of that score.
+Every statistic uses the same prompt resamples, so the difference is paired by
+prompt. The controls' rho is the mean of the per-control rhos. A missing score
+(NaN: no token for read-back and perplexity, no visible text for VADER) is left
+out of that score and counted per alpha; a prompt whose rho is undefined is
+left out of the mean and listed (``undefined_prompts``).
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
-from scipy.stats import rankdata
 
 from workbench.errors import InputError
+from workbench.steer.dose import interval, prompt_draws, resampled_mean, spearman, within_prompt_rho
 
-__all__ = ["SCORES", "spearman", "bootstrap_draws", "score_cube", "summarize"]
+__all__ = ["SCORES", "spearman", "score_cube", "summarize", "RESAMPLING"]
+
+log = logging.getLogger(__name__)
 
 SCORES = ("readback", "vader", "perplexity")
-
-
-def spearman(x, y) -> float:
-    """Spearman rho (Pearson r of average ranks) of the pairs where both are finite; NaN if undefined."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    keep = np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 3:
-        return float("nan")
-    rx, ry = rankdata(x[keep]), rankdata(y[keep])
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    den = np.sqrt((rx**2).sum() * (ry**2).sum())
-    return float((rx * ry).sum() / den) if den > 0 else float("nan")
-
-
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman rho of each row pair of ``x`` and ``y`` ``[B, n]`` (rows with a NaN go one by one)."""
-    out = np.empty(len(x))
-    finite = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
-    if finite.any():
-        rx, ry = rankdata(x[finite], axis=1), rankdata(y[finite], axis=1)
-        rx -= rx.mean(axis=1, keepdims=True)
-        ry -= ry.mean(axis=1, keepdims=True)
-        den = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[finite] = np.where(den > 0, (rx * ry).sum(axis=1) / den, np.nan)
-    for b in np.nonzero(~finite)[0]:
-        out[b] = spearman(x[b], y[b])
-    return out
-
-
-def bootstrap_draws(n_prompts: int, n_samples: int, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt indices ``[B, P]``, sample indices ``[B, P, S]``) of ``n_boot`` two-stage resamples."""
-    rng = np.random.default_rng(seed)
-    prompts = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
-    samples = rng.integers(0, n_samples, size=(n_boot, n_prompts, n_samples))
-    return prompts, samples
+RESAMPLING = ("prompts with replacement (each keeps its samples); expanded percentile interval "
+              "(Hesterberg 2015) for few prompts")
 
 
 def score_cube(rows, direction: str, score: str, alphas, n_prompts: int, n_samples: int) -> np.ndarray:
@@ -74,41 +45,63 @@ def score_cube(rows, direction: str, score: str, alphas, n_prompts: int, n_sampl
     return cube
 
 
-def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
-    v = values[np.isfinite(values)]
-    if len(v) < 0.9 * len(values) or len(v) == 0:
-        return float("nan"), float("nan")
-    q = (1 - ci) / 2
-    return float(np.quantile(v, q)), float(np.quantile(v, 1 - q))
+def _nanmean(v) -> float:
+    v = np.asarray(v, dtype=np.float64)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
 
 
-def _stat(estimate, replicates, ci) -> dict:
-    low, high = _interval(replicates, ci)
+def _stat(estimate, replicates, n_prompts: int, ci: float) -> dict:
+    low, high = interval(replicates, n_prompts, ci)
     return {"rho": float(estimate), "ci_low": low, "ci_high": high}
 
 
-def _resampled(cube, prompts, samples) -> np.ndarray:
-    """``[B, P*S*A]`` scores of every replicate (prompt, then sample within prompt)."""
-    picked = cube[prompts[:, :, None], samples]  # [B, P, S, A]
-    return picked.reshape(len(prompts), -1)
+def _rho_entry(name, cube, alphas, draws, ci) -> tuple[dict, np.ndarray, int]:
+    per_prompt = within_prompt_rho(cube, alphas)
+    undefined = [int(p) for p in np.nonzero(~np.isfinite(per_prompt))[0]]
+    defined = len(per_prompt) - len(undefined)
+    reps = resampled_mean(per_prompt, draws)
+    entry = dict(name=name, **_stat(_nanmean(per_prompt), reps, defined, ci), n=int(np.isfinite(cube).sum()),
+                 n_prompts=defined, undefined_prompts=undefined, per_prompt=[float(r) for r in per_prompt])
+    return entry, reps, defined
 
 
-def _means_by_alpha(cubes, prompts, samples, alphas, ci) -> list[dict]:
-    full = np.stack(cubes)  # [k, P, S, A]; k > 1 pools the controls
+def _means_by_alpha(cubes, draws, alphas, ci) -> list[dict]:
+    """Per alpha: the mean over prompts of each prompt's mean score (controls pooled), with its interval."""
+    full = np.concatenate(cubes, axis=1)  # [P, k*S, A]: the controls' samples side by side
     out = []
     for j, alpha in enumerate(alphas):
-        point = float(np.nanmean(full[..., j])) if np.isfinite(full[..., j]).any() else float("nan")
-        reps = np.stack([np.nanmean(c[prompts[:, :, None], samples, j].reshape(len(prompts), -1), axis=1)
-                         if np.isfinite(c[..., j]).any() else np.full(len(prompts), np.nan) for c in cubes])
-        low, high = _interval(reps.mean(axis=0), ci)
-        out.append({"alpha": alpha, "mean": point, "ci_low": low, "ci_high": high,
-                    "n": int(np.isfinite(full[..., j]).sum())})
+        at = full[:, :, j]
+        finite = np.isfinite(at)
+        with np.errstate(invalid="ignore"):
+            per_prompt = np.where(finite.any(axis=1), np.nansum(at, axis=1) / finite.sum(axis=1), np.nan)
+        low, high = interval(resampled_mean(per_prompt, draws), int(np.isfinite(per_prompt).sum()), ci)
+        out.append({"alpha": alpha, "mean": _nanmean(per_prompt), "ci_low": low, "ci_high": high,
+                    "n": int(finite.sum()), "missing": int((~finite).sum())})
     return out
+
+
+def _score_entry(cubes, main, controls, alphas, draws, ci) -> dict:
+    d, d_reps, d_n = _rho_entry(main, cubes[main], alphas, draws, ci)
+    entry = {"direction": d, "controls": None, "difference": None,
+             "by_alpha": {"direction": _means_by_alpha([cubes[main]], draws, alphas, ci)}}
+    if d["undefined_prompts"]:
+        log.warning("steering: rho of %s is undefined for prompt(s) %s (constant or missing scores); left out",
+                    main, d["undefined_prompts"])
+    if controls:
+        per = [_rho_entry(c, cubes[c], alphas, draws, ci) for c in controls]
+        c_n = min(n for _, _, n in per)
+        c_rho = float(np.mean([e["rho"] for e, _, _ in per]))
+        c_reps = np.mean([r for _, r, _ in per], axis=0)
+        entry["controls"] = dict(**_stat(c_rho, c_reps, c_n, ci), n_prompts=c_n, per_control=[e for e, _, _ in per])
+        entry["difference"] = _stat(d["rho"] - c_rho, d_reps - c_reps, min(d_n, c_n), ci)
+        entry["by_alpha"]["controls"] = _means_by_alpha([cubes[c] for c in controls], draws, alphas, ci)
+    return entry
 
 
 def summarize(rows, directions, alphas, n_prompts: int, n_samples: int, n_boot: int = 2000, seed: int = 0,
               ci: float = 0.95) -> dict:
-    """Per score: rho with CI for the steered direction, each control, the controls' mean, and the difference.
+    """Per score: mean within-prompt rho with CI for the steered direction, each control, the controls' mean,
+    and the difference; the mean score (and missing texts) at each alpha.
 
     ``rows``: dicts with ``direction``, ``prompt_index``, ``sample``, ``alpha`` and the scores;
     ``directions``: ``(name, kind)`` pairs, exactly one of kind ``"direction"``.
@@ -118,27 +111,13 @@ def summarize(rows, directions, alphas, n_prompts: int, n_samples: int, n_boot: 
     controls = [name for name, kind in directions if kind == "control"]
     if len(main) != 1:
         raise InputError(f"summarize: expected one steered direction, got {main}")
-    prompts, samples = bootstrap_draws(n_prompts, n_samples, n_boot, seed)
-    x = np.broadcast_to(np.asarray(alphas), (n_prompts, n_samples, len(alphas))).reshape(-1)
-    x_reps = np.broadcast_to(x, (n_boot, x.size))
+    draws = prompt_draws(n_prompts, n_boot, seed)
     out = {}
     for score in SCORES:
         cubes = {name: score_cube(rows, name, score, alphas, n_prompts, n_samples) for name in main + controls}
-        rho = {name: spearman(x, cube.reshape(-1)) for name, cube in cubes.items()}
-        reps = {name: _spearman_rows(x_reps, _resampled(cube, prompts, samples)) for name, cube in cubes.items()}
-        entry = {"direction": dict(name=main[0], **_stat(rho[main[0]], reps[main[0]], ci), n=int(np.isfinite(
-            cubes[main[0]]).sum())), "controls": None, "difference": None,
-            "by_alpha": {"direction": _means_by_alpha([cubes[main[0]]], prompts, samples, alphas, ci)}}
-        if controls:
-            mean_rho = float(np.mean([rho[c] for c in controls]))
-            mean_reps = np.mean([reps[c] for c in controls], axis=0)
-            entry["controls"] = dict(**_stat(mean_rho, mean_reps, ci), per_control=[
-                dict(name=c, **_stat(rho[c], reps[c], ci)) for c in controls])
-            entry["difference"] = _stat(rho[main[0]] - mean_rho, reps[main[0]] - mean_reps, ci)
-            entry["by_alpha"]["controls"] = _means_by_alpha([cubes[c] for c in controls], prompts, samples,
-                                                            alphas, ci)
-        out[score] = entry
+        out[score] = _score_entry(cubes, main[0], controls, alphas, draws, ci)
     return {"scores": out, "alphas": alphas, "n_prompts": n_prompts, "n_samples": n_samples, "bootstrap": n_boot,
             "ci": ci, "bootstrap_seed": seed,
-            "resampling": "prompts with replacement, then samples with replacement within each drawn prompt",
-            "controls_rho": "mean of the per-control rhos (same resamples for the difference)"}
+            "statistic": "Spearman rho of alpha vs score within each prompt (over its samples x alphas), "
+                         "averaged over the prompts where it is defined",
+            "resampling": RESAMPLING, "controls_rho": "mean of the per-control rhos (same resamples for the difference)"}
