@@ -82,6 +82,12 @@ class GeometryReport:
     timings: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import report_html
+
+        return report_html(self)
+
     def condition(self, neutral_projection: bool = False) -> ConditionResult:
         for c in self.conditions:
             if c.neutral_projection == neutral_projection:

@@ -62,6 +62,12 @@ class EmotionVectors:
         if (self.projected is None) != (self.neutral_basis is None):
             raise InputError("emotion vectors: projected vectors need their neutral_basis (and vice versa)")
 
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import vectors_html
+
+        return vectors_html(self)
+
     @property
     def d_model(self) -> int:
         return self.raw.shape[2]

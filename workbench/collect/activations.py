@@ -53,6 +53,12 @@ class StoryActivations:
         if len(self.meta) != n:
             raise ValueError(f"{len(self.meta)} meta rows for {n} texts")
 
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import activations_html
+
+        return activations_html(self)
+
     def __len__(self) -> int:
         return self.means.shape[0]
 
