@@ -170,7 +170,8 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         ridge_penalty="leave-one-out on the training emotions; grid relative to the layer's mean squared norm",
         peak_selection="split half by story" if split else "maximum over layers (no story activations)")
     return GeometryReport(vec.emotions, vec.layers, depth, n_model, tuple(results), run_settings, data.excluded,
-                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", "")})
+                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", ""),
+                          **({"vectors imported from": vec.source} if vec.source else {})})
 
 
 def _resampling_columns(cols: dict, P, boot, perms, valence, arousal, ci: float) -> dict:
