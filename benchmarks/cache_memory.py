@@ -52,7 +52,7 @@ def child(args) -> None:
             ids, mask = encode(model.tokenizer, texts)
             with torch.inference_mode():
                 out = model.hf_model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            kept = sum(h.numel() * h.element_size() for h in out.hidden_states) + out.logits.numel() * 4
+            kept = sum(t.numel() * t.element_size() for t in (*out.hidden_states, out.logits))
             tokens = int(mask.sum())
         else:
             cache = model.run_with_cache(texts, names_filter=names)
