@@ -169,6 +169,9 @@ class ModelAdapter(ABC):
         ids, mask = encode(self.tokenizer, inputs, padding_side, attention_mask)
         ids, mask = ids.to(self.device), mask.to(self.device)
         values, logits = self._run_cached(ids, mask, names, return_logits)
+        silent = [n for n in names if values.get(n) is None]
+        if silent:
+            raise InputError(f"hook(s) {silent[:5]} did not fire in this forward pass of {self.name}")
         return ActivationCache({n: values[n] for n in names}, ids, mask, str_tokens(self.tokenizer, ids, mask),
                                self.n_layers, padding_side, logits)
 
