@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv
+.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -49,6 +49,22 @@ chromium:
 # The report in headless Chromium; fails (instead of skipping) when chromium is missing.
 test-browser: install chromium
 	WORKBENCH_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser -q tests/test_browser.py $(PYTEST_ARGS)
+
+# JupyterLab (the [lab] extra, installed when missing) on notebooks/, with the project's environment as kernel.
+# LAB_ARGS adds JupyterLab options (e.g. LAB_ARGS="--no-browser --ServerApp.port=8899").
+LAB_ARGS ?=
+LAB_CMD = $(PY) -m jupyterlab --ServerApp.root_dir=. --ServerApp.default_url=/lab/tree/notebooks \
+	$(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+lab-install: install
+	@$(PY) -c "import jupyterlab" 2>/dev/null || \
+		$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,lab]"
+
+lab: lab-install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(LAB_CMD) $(LAB_ARGS)
+
+# Starts JupyterLab headless on a free port and fetches /lab and the notebook list (tests/test_lab.py).
+test-lab: lab-install
+	WORKBENCH_REQUIRE_LAB=1 WORKBENCH_LAB_CMD="$(LAB_CMD)" $(PY) -m pytest -q tests/test_lab.py $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

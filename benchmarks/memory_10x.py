@@ -62,18 +62,17 @@ def child(args) -> None:
     corpus = load_corpus(args.corpus)
     neutral = load_neutral_texts()
     texts = list(corpus.texts) + list(neutral)
-    meta = corpus.meta() + [{"kind": "neutral", "story": i} for i in range(len(neutral))]
     t0 = time.perf_counter()
     model = load_model("gemma-3-270m", dtype=args.dtype, backend="nnsight")
     load_s = time.perf_counter() - t0
     loaded_mb = rss_mb()
     # a first collect of a few texts faults in the weights (memory-mapped) and sizes the buffers
-    collect(model, texts[:64], meta=meta[:64], token_offset=args.token_offset, max_length=args.max_length,
+    collect(model, texts[:64], token_offset=args.token_offset, max_length=args.max_length,
             progress=False)
     warm_mb = rss_mb()
     t0 = time.perf_counter()
     with peak_rss(0.01) as rss:
-        acts = collect(model, texts, meta=meta, token_offset=args.token_offset, max_length=args.max_length,
+        acts = collect(model, corpus, neutral=neutral, token_offset=args.token_offset, max_length=args.max_length,
                        out=args.out, progress=False)
     seconds = time.perf_counter() - t0
     result_mb = acts.means.numel() * acts.means.element_size() / 2**20

@@ -291,7 +291,72 @@ SETUP = {
     "api-report-not-analysed": lambda ctx: run_folder(ctx.tmp / "run"),
     "api-model-unknown": lambda ctx: None,
     "api-layer-out-of-range": lambda ctx: ctx.ns.update(model=tiny_adapter()),
+    "vectors-missing-emotion": lambda ctx: vector_folder(ctx.tmp / "vecs", drop=(1, "afraid")),
+    "vectors-wrong-shape": lambda ctx: vector_folder(ctx.tmp / "vecs", cut=(2, "amused")),
+    "vectors-emotions-count": lambda ctx: vector_file(ctx.tmp / "v.npz", emotions_cut=1),
+    "vectors-nan": lambda ctx: vector_file(ctx.tmp / "v.safetensors", nan=(1, "alarmed")),
+    "vectors-pickle-pt": lambda ctx: vector_file(ctx.tmp / "v.pt", pickled=True),
+    "vectors-pickle-npz": lambda ctx: vector_file(ctx.tmp / "v.npz", pickled=True),
+    "vectors-unrated": lambda ctx: vector_file(ctx.tmp / "v.npz", rename=(0, "blorfy")),
+    "vectors-no-layer-number": lambda ctx: vector_folder(ctx.tmp / "vecs", stray="middle.npz"),
+    "vectors-without-out": lambda ctx: vector_file(ctx.tmp / "v.npz"),
 }
+
+
+def _vector_data():
+    """8 rated emotions x 3 layers x 16 dims of random vectors."""
+    import numpy as np
+
+    from workbench.data.ratings import load_ratings
+
+    return list(load_ratings().emotions[:8]), np.random.default_rng(0).normal(size=(3, 8, 16)).astype(np.float32)
+
+
+def vector_folder(folder: Path, drop=None, cut=None, stray=None) -> Path:
+    """Per-layer files L0.npz, L1.npz, L2.npz keyed by emotion; ``drop=(layer, emotion)`` leaves one out,
+    ``cut=(layer, emotion)`` shortens one vector, ``stray`` adds a file without a layer number."""
+    import numpy as np
+
+    emotions, vectors = _vector_data()
+    folder.mkdir(parents=True)
+    for layer in range(3):
+        named = {e: vectors[layer, j] for j, e in enumerate(emotions)}
+        if drop and drop[0] == layer:
+            named.pop(drop[1])
+        if cut and cut[0] == layer:
+            named[cut[1]] = named[cut[1]][:-1]
+        np.savez(folder / f"L{layer}.npz", **named)
+    if stray:
+        np.savez(folder / stray, **{emotions[0]: vectors[0, 0]})
+    return folder
+
+
+def vector_file(path: Path, emotions_cut=0, nan=None, pickled=False, rename=None) -> Path:
+    """One file with ``vectors`` [3, 8, 16] and ``emotions``; the options break it one way each."""
+    import argparse
+
+    import numpy as np
+    import torch
+
+    emotions, vectors = _vector_data()
+    if nan:
+        vectors[nan[0], emotions.index(nan[1]), 3] = np.nan
+    if rename:
+        emotions[rename[0]] = rename[1]
+    emotions = emotions[:len(emotions) - emotions_cut]
+    if path.suffix == ".pt":
+        payload = {"vectors": torch.from_numpy(vectors), "emotions": emotions}
+        if pickled:
+            payload["settings"] = argparse.Namespace(seed=0)  # any Python object: weights_only refuses it
+        torch.save(payload, path)
+    elif path.suffix == ".npz":
+        extra = {"notes": np.array([{"seed": 0}], dtype=object)} if pickled else {}
+        np.savez(path, vectors=vectors, emotions=np.array(emotions), **extra)
+    else:
+        from safetensors.numpy import save_file
+
+        save_file({"vectors": vectors}, str(path), metadata={"emotions": json.dumps(emotions)})
+    return path
 
 
 def _vectors_replaced(ctx) -> None:

@@ -165,7 +165,8 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         ridge_penalty="leave-one-out on the training emotions; grid relative to the layer's mean squared norm",
         peak_selection=results[0].peak.selection, peak_interval=results[0].peak.interval)
     return GeometryReport(vec.emotions, vec.layers, depth, n_model, tuple(results), run_settings, data.excluded,
-                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", "")}, base)
+                          tuple(notes), timings, {"ratings sha256": getattr(ratings, "sha256", ""),
+                          **({"vectors imported from": vec.source} if vec.source else {})}, base)
 
 
 def _block0(cols: dict, layers) -> dict:

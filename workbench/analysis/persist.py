@@ -36,6 +36,7 @@ def vectors_payload(vectors):
         "neutral_variance": vectors.neutral_variance,
         "n_stories": None if vectors.n_stories is None else list(vectors.n_stories),
         "n_model_layers": vectors.n_model_layers,
+        "source": vectors.source,
     }
     return blob, section
 
@@ -75,4 +76,4 @@ def load_vectors(cls, directory: Path):
     return cls(tuple(section["emotions"]), tuple(section["layers"]), tensors["raw"], tensors["contrast"],
                tensors.get("projected"), tensors.get("neutral_basis"), None if ks is None else tuple(ks),
                section.get("neutral_variance"), None if n_stories is None else tuple(n_stories),
-               section.get("n_model_layers"))
+               section.get("n_model_layers"), section.get("source"))

@@ -104,6 +104,12 @@ class GeometryReport:
         """The headline as text, one line per rating and condition (what ``workbench analyze`` prints)."""
         return "\n".join(peak_lines(self))
 
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import report_html
+
+        return report_html(self)
+
     def condition(self, neutral_projection: bool = False) -> ConditionResult:
         for c in self.conditions:
             if c.neutral_projection == neutral_projection:

@@ -47,6 +47,7 @@ class EmotionVectors:
     neutral_variance: float | None = None
     n_stories: tuple[int, ...] | None = None
     n_model_layers: int | None = None
+    source: str | None = None  # the file or folder the vectors were imported from (None: built here)
 
     def __post_init__(self):
         shape = (len(self.layers), len(self.emotions))
@@ -61,6 +62,12 @@ class EmotionVectors:
                              f"{sorted({e for e in self.emotions if self.emotions.count(e) > 1})}")
         if (self.projected is None) != (self.neutral_basis is None):
             raise InputError("emotion vectors: projected vectors need their neutral_basis (and vice versa)")
+
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import vectors_html
+
+        return vectors_html(self)
 
     @property
     def d_model(self) -> int:
@@ -88,6 +95,28 @@ class EmotionVectors:
                    None if basis is None else basis.float(), ks,
                    None if neutral is None else float(neutral_variance),
                    None if n_stories is None else tuple(int(n) for n in n_stories), n_model_layers)
+
+    @classmethod
+    def from_files(cls, path: str | Path, n_model_layers: int | None = None) -> EmotionVectors:
+        """Vectors made by another tool (formats: :mod:`workbench.analysis.vector_files`), centred here.
+
+        ``n_model_layers`` (the model's block count, for fractional depth) defaults to what the
+        file records, else the highest layer + 1.
+        """
+        from workbench.analysis.vector_files import read_vector_files
+
+        f = read_vector_files(path)
+        contrast = f.vectors - f.vectors.mean(dim=1, keepdim=True)
+        projected = None if f.neutral_basis is None else project_out(contrast, f.neutral_basis).float()
+        return cls(f.emotions, f.layers, f.vectors.float(), contrast.float(), projected,
+                   None if f.neutral_basis is None else f.neutral_basis.float(), f.neutral_k,
+                   n_model_layers=n_model_layers or f.n_model_layers, source=f.source)
+
+    def export(self, path: str | Path, kind: str = "contrast") -> Path:
+        """One ``.safetensors`` or ``.npz`` file that :meth:`from_files` (and other tools) read."""
+        from workbench.analysis.vector_files import export_vectors
+
+        return export_vectors(self, path, kind)
 
     def select(self, emotions) -> EmotionVectors:
         """These emotions only, in this order; contrast and projection recomputed over them."""

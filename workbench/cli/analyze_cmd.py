@@ -20,7 +20,16 @@ def register(subparsers) -> None:
                     "kind 'neutral') and analyze them; writes emotion_vectors.safetensors, layers.csv, "
                     "cka_debiased.csv, cka_biased.csv, valence_cosine.csv, valence_directions.safetensors, "
                     "summary.json and the manifest's analysis section into RUN_DIR.")
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder written by `workbench collect`")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", nargs="?", default=None,
+                   help="a folder written by `workbench collect` (or --vectors with --out)")
+    p.add_argument("--vectors", type=Path, default=None, metavar="PATH",
+                   help="analyze emotion vectors made by another tool instead: a folder of per-layer files "
+                        "(layer_16.npz, L16.npz, each keyed by emotion name) or one .npz/.safetensors/.pt file "
+                        "with 'vectors' [layer, emotion, d_model] and 'emotions'; needs --out")
+    p.add_argument("--out", type=Path, default=None, help="with --vectors: the folder to write the analysis to")
+    p.add_argument("--model-layers", type=int, default=None,
+                   help="with --vectors: the model's block count, for fractional depth (default: what the file "
+                        "records, else the highest layer + 1)")
     add_dataclass_options(p, AnalysisSettings)
     p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
     p.add_argument("--neutral-variance", type=float, default=0.5,
@@ -94,10 +103,45 @@ def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float
     return report, neutral is not None
 
 
+def analyze_vector_files(path, out, settings, ratings_path=None, n_model_layers=None, progress: bool = True):
+    """Vectors from other tools' files, analysed as a collected run's are; written to ``out`` with the report.
+
+    The manifest gets an ``imported`` section (the source and its sha256) in place of ``collect``.
+    """
+    from workbench.analysis import analyze
+    from workbench.analysis.manifest import sha256_file, update_manifest
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.data.ratings import load_ratings
+    from workbench.io import read_json
+    from workbench.report import write_report
+
+    path, out = Path(path), Path(out)
+    ratings = load_ratings(ratings_path)
+    vectors = EmotionVectors.from_files(path, n_model_layers)
+    manifest = out / "manifest.json"
+    if manifest.is_file() and "collect" in (read_json(manifest) or {}):
+        raise InputError(f"--out {out} holds a collected run; write the imported vectors' analysis to another folder")
+    unrated = [e for e in vectors.emotions if e not in ratings.emotions]
+    if unrated:
+        where = ratings_path or "the project's ratings (data/emotions.csv)"
+        raise InputError(f"{path}: {len(unrated)} emotion(s) have no rating in {where}: {unrated}")
+    report = analyze(vectors, ratings, None, progress=progress, **settings.to_dict())
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    out.mkdir(parents=True, exist_ok=True)
+    update_manifest(out, "imported", {"source": str(path), "emotions": list(vectors.emotions),
+                                      "layers": list(vectors.layers),
+                                      "sha256": {f.name: sha256_file(f) for f in files if f.is_file()}})
+    vectors.save(out)
+    report.save(out)
+    return report, write_report(out, ratings=ratings)
+
+
 def run_analyze(args) -> int:
     from workbench.analysis.settings import AnalysisSettings
 
     settings = dataclass_from_args(AnalysisSettings, args)
+    if args.vectors is not None or args.run_dir is None:
+        return _run_imported(args, settings)
     report, has_neutral = analyze_folder(args.run_dir, settings, args.ratings, args.neutral_variance, args.progress)
     if not has_neutral:
         print(f"no neutral texts in {args.run_dir}: neutral projection off only")
@@ -108,6 +152,20 @@ def run_analyze(args) -> int:
     print(report.headline())
     print(f"wrote emotion_vectors.safetensors, layers.csv, cka_debiased.csv, cka_biased.csv, valence_cosine.csv, "
           f"valence_directions.safetensors, summary.json to {args.run_dir}")
+    return 0
+
+
+def _run_imported(args, settings) -> int:
+    if args.vectors is None:
+        raise InputError("give RUN_DIR (a collect run folder) or --vectors PATH with --out DIR")
+    if args.run_dir is not None or args.out is None:
+        raise InputError("--vectors takes --out DIR (where to write the analysis) and no RUN_DIR")
+    report, path = analyze_vector_files(args.vectors, args.out, settings, args.ratings, args.model_layers,
+                                        args.progress)
+    print(f"analyzed the vectors in {args.vectors}: {len(report.emotions)} emotions, {len(report.layers)} layers, "
+          f"{settings.bootstrap} bootstrap resamples (emotions only: no story activations)")
+    print(report.headline())
+    print(f"wrote the analysis to {args.out}; report: {path}")
     return 0
 
 

@@ -20,37 +20,17 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def texts_for(config: CollectConfig):
-    """The stories (and neutral texts, marked kind=neutral) to collect, with their meta rows."""
-    from workbench.data.corpus import load_corpus
-    from workbench.data.neutral import load_neutral_texts
-
-    corpus = load_corpus(config.corpus)
-    if config.emotions is not None:
-        corpus = corpus.head(config.emotions)
-    if config.drop_flagged:
-        from workbench.data.validate import drop_flagged, validate
-
-        corpus = drop_flagged(corpus, validate(corpus), kinds=("names_emotion", "duplicate", "empty"))
-    texts, meta = list(corpus.texts), corpus.meta()
-    if config.neutral != "none":
-        neutral = load_neutral_texts(None if config.neutral == "bundled" else config.neutral)
-        texts += list(neutral)
-        meta += [{"kind": "neutral", "story": i} for i in range(len(neutral))]
-    return corpus, texts, meta
-
-
 def collect_run(config: CollectConfig, out: Path, progress: bool = True):
     import workbench as wb
     from workbench.collect import collect
+    from workbench.pipeline import select_corpus
 
-    corpus, texts, meta = texts_for(config)
+    corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
-    acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
-                   max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
-                   on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
-                   corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
-                                                            "dropped_stories": list(corpus.dropped)})
+    acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
+                   token_offset=config.token_offset, max_length=config.max_length,
+                   max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short, out=out,
+                   checkpoint_every=config.checkpoint_every, progress=progress)
     return model, corpus, acts
 
 

@@ -1,13 +1,13 @@
 """``workbench run``: the main job in one command: collect, vectors, analysis, token view and report.
 
-A thin layer over the functions ``workbench collect``, ``workbench analyze`` and
-``workbench report`` use. Stage lines and the stages' progress bars go to
+A thin layer over :func:`workbench.run` (``workbench.pipeline.run``). Stage lines and the stages' progress bars go to
 stderr; the final summary (peak layers, r with CI and q, the report's path) to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import time
@@ -16,9 +16,6 @@ from pathlib import Path
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 
 __all__ = ["register", "default_out"]
-
-STAGES = ("load the model and collect", "emotion vectors and analysis", "token view", "report")
-
 
 def register(subparsers) -> None:
     from workbench.analysis.settings import AnalysisSettings
@@ -64,6 +61,8 @@ class _Stages:
         self.current = None
 
     def begin(self, i: int, detail: str = "") -> None:
+        from workbench.pipeline import STAGES
+
         self.end()
         self.current = STAGES[i]
         print(f"[{i + 1}/{len(STAGES)}] {self.current}{': ' + detail if detail else ''}", file=sys.stderr, flush=True)
@@ -79,22 +78,13 @@ class _Stages:
         return time.perf_counter() - self.start
 
 
-def _neutral_texts(config):
-    from workbench.data.neutral import load_neutral_texts
-
-    return None if config.neutral in ("bundled", "none") else load_neutral_texts(config.neutral)
-
-
 def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
     from workbench.analysis.settings import AnalysisSettings
-    from workbench.cli.analyze_cmd import analyze_folder
-    from workbench.cli.collect_cmd import collect_run
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
-    from workbench.errors import WorkbenchError
-    from workbench.report import make_token_view, write_report
+    from workbench.pipeline import run as run_pipeline
 
     config = dataclass_from_args(CollectConfig, args)
     settings = dataclass_from_args(AnalysisSettings, args)
@@ -102,21 +92,16 @@ def run(args) -> int:
     out = args.out if args.out is not None else default_out(config)
     hf_logging.disable_progress_bar()  # the collect bar is the one progress display of stage 1
     stages = _Stages()
-    stages.begin(0, f"{config.model} on corpus {config.corpus}, neutral texts {config.neutral} -> {out}")
-    model, corpus, acts = collect_run(config, out, progress=args.progress)
-    stages.begin(1, f"{len(acts)} texts, {len(acts.layers)} layers, {settings.bootstrap} bootstrap resamples")
-    report, has_neutral = analyze_folder(out, settings, args.ratings, args.neutral_variance, args.progress)
-    stages.begin(2, f"layer {report.peak.layer}")
-    try:
-        make_token_view(model, out, neutral_texts=_neutral_texts(config), ratings=ratings).save(out)
-    except WorkbenchError as exc:  # optional: the report states that it is absent
-        print(f"token view not made: {exc}", file=sys.stderr)
-    stages.begin(3)
-    path = write_report(out, ratings=ratings)
+    collect_settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("model", "corpus", "neutral")}
+    result = run_pipeline(config.model, config.corpus, config.neutral, out, ratings=ratings,
+                          neutral_variance=args.neutral_variance, progress=args.progress, on_stage=stages.begin,
+                          **collect_settings, **settings.to_dict())
     stages.end()
+    report = result.report
     timing = ", ".join(f"{name} {sec:.0f} s" for name, sec in stages.times.items())
-    print(f"workbench run: {model.name} on {corpus.name}: {len(report.emotions)} emotions, {len(report.layers)} "
-          f"layers{'' if has_neutral else ', no neutral texts'} in {stages.total / 60:.1f} min ({timing})")
+    print(f"workbench run: {result.model.name} on {result.corpus.name}: {len(report.emotions)} emotions, "
+          f"{len(report.layers)} layers{'' if result.activations.neutral is not None else ', no neutral texts'} "
+          f"in {stages.total / 60:.1f} min ({timing})")
     print(report.headline())
-    print(f"report: {path}")
+    print(f"report: {result.report_path}")
     return 0

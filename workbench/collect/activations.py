@@ -60,6 +60,12 @@ class StoryActivations:
         if self.token_norms is not None and tuple(self.token_norms.shape) != (n, n_layers):
             raise ValueError(f"token_norms has shape {tuple(self.token_norms.shape)}, expected ({n}, {n_layers})")
 
+    def _repr_html_(self) -> str:
+        """A small table, shown when the object ends a Jupyter cell."""
+        from workbench.display import activations_html
+
+        return activations_html(self)
+
     def __len__(self) -> int:
         return self.means.shape[0]
 

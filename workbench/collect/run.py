@@ -27,7 +27,7 @@ from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_s
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
 
-__all__ = ["collect"]
+__all__ = ["collect", "neutral_texts"]
 
 log = logging.getLogger(__name__)
 _PARTIAL = ".partial"
@@ -41,16 +41,38 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _texts_and_meta(texts, meta):
+def neutral_texts(neutral) -> tuple[str, ...]:
+    """``"bundled"`` (the project's), ``"none"``, a JSONL path, or the texts themselves."""
+    from workbench.data.neutral import load_neutral_texts
+
+    if isinstance(neutral, str) and neutral == "none":
+        return ()
+    if isinstance(neutral, str) and neutral == "bundled":
+        return load_neutral_texts()
+    if isinstance(neutral, (str, Path)):
+        return load_neutral_texts(neutral)
+    texts = tuple(neutral)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise InputError(f"neutral texts {bad[:10]} are not non-empty strings")
+    return texts
+
+
+def _texts_and_meta(texts, meta, neutral):
+    info = {}
     if hasattr(texts, "texts") and hasattr(texts, "meta") and meta is None:
-        return list(texts.texts), [dict(m) for m in texts.meta()], getattr(texts, "sha256", None)
-    texts = list(texts)
-    if meta is None:
-        meta = [{"kind": "text"} for _ in texts]
-    meta = [dict(m) for m in meta]
-    if len(meta) != len(texts):
-        raise InputError(f"{len(meta)} meta rows for {len(texts)} texts")
-    return texts, meta, None
+        info = {"corpus": getattr(texts, "name", None), "dropped_stories": list(getattr(texts, "dropped", ()))}
+        texts, meta, sha = list(texts.texts), [dict(m) for m in texts.meta()], getattr(texts, "sha256", None)
+    else:
+        texts, sha = list(texts), None
+        meta = [{"kind": "text"} for _ in texts] if meta is None else [dict(m) for m in meta]
+        if len(meta) != len(texts):
+            raise InputError(f"{len(meta)} meta rows for {len(texts)} texts")
+    if neutral is not None:
+        extra = neutral_texts(neutral)
+        texts += list(extra)
+        meta += [{"kind": "neutral", "story": i} for i in range(len(extra))]
+    return texts, meta, sha, info
 
 
 def _describe(i, meta, plan):
@@ -60,7 +82,7 @@ def _describe(i, meta, plan):
     return f"text {i} ({label}){where}: {len(plan.ids[i])} tokens"
 
 
-def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
+def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
             corpus_sha256: str | None = None, extra_info: dict | None = None) -> StoryActivations:
@@ -69,6 +91,8 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     Args:
         model: a :class:`~workbench.models.ModelAdapter`.
         texts: a ``Corpus`` (its stories and their meta) or a list of strings (with ``meta``).
+        neutral: neutral texts to collect after them (kind ``"neutral"``): ``"bundled"``, a JSONL
+            path or a list of strings; ``None`` for none.
         layers: ``"all"`` or block indices.
         token_offset: first pooled position, counting the BOS token as position 0.
         max_length: texts are cut to this many tokens (recorded in ``info["truncated"]``).
@@ -85,7 +109,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     if padding_side not in ("left", "right"):
         raise InputError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     layer_ids = model.check_layers(layers)
-    texts, meta, corpus_sha = _texts_and_meta(texts, meta)
+    texts, meta, corpus_sha, corpus_info = _texts_and_meta(texts, meta, neutral)
     corpus_sha = corpus_sha256 or corpus_sha
     if not texts:
         raise InputError("no texts to collect (empty corpus)")
@@ -153,7 +177,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
-            "versions": _versions(), **(extra_info or {})}
+            "versions": _versions(), **corpus_info, **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
     acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info,

@@ -17,7 +17,9 @@ import torch.nn as nn
 
 from workbench.errors import InputError, ModelLoadError
 from workbench.models.blocks import get_module
+from workbench.models.cache import SHORT_NAMES, ActivationCache, block_of, hook_name
 from workbench.models.spec import ModelSpec
+from workbench.models.tokens import encode, str_tokens
 
 __all__ = ["ModelAdapter", "Reader", "Intervention"]
 
@@ -131,6 +133,71 @@ class ModelAdapter(ABC):
         Blocks past the last needed one are not run. Position ids are computed from
         ``attention_mask``, so a row gives the same values whatever its padding side.
         """
+
+    # ---- TransformerLens-style reading -------------------------------------------------------
+    def to_tokens(self, texts, padding_side: str = "right") -> torch.Tensor:
+        """Token ids ``[batch, pos]`` of a text or texts, as ``collect`` tokenizes them (BOS added)."""
+        return encode(self.tokenizer, texts, padding_side)[0]
+
+    def to_str_tokens(self, inputs) -> list:
+        """The tokens of a text (or of each text in a list, or of token ids) as strings."""
+        single = isinstance(inputs, str) or (isinstance(inputs, torch.Tensor) and inputs.ndim == 1)
+        ids, mask = encode(self.tokenizer, inputs)
+        rows = [list(r) for r in str_tokens(self.tokenizer, ids, mask)]
+        return rows[0] if single else rows
+
+    def hook_names(self) -> tuple[str, ...]:
+        """The hook names :meth:`run_with_cache` can keep on this backend."""
+        return tuple(hook_name("resid_post", layer) for layer in range(self.n_layers))
+
+    def run_with_cache(self, inputs, names_filter=None, layers="all", return_logits: bool = False,
+                       padding_side: str = "right", attention_mask: torch.Tensor | None = None) -> ActivationCache:
+        """Run texts (or token ids) and keep the activations of the requested hooks.
+
+        Args:
+            inputs: a text, a list of texts, or token ids (``[batch, pos]``, with ``attention_mask``).
+            names_filter: ``None`` (``resid_post`` of every block in ``layers``), a hook name or a
+                TransformerLens short name (``"resid_post"``: that hook of every block in ``layers``),
+                a list of them, or a predicate on the names of :meth:`hook_names`.
+            layers: ``"all"`` or the blocks whose hooks short names and predicates select.
+            return_logits: also run the final norm and the LM head (``cache.logits``); otherwise the
+                forward stops after the last block needed.
+            padding_side: ``"right"`` or ``"left"``; real tokens get the same values either way.
+        Only the requested hooks are kept; the active interventions apply.
+        """
+        names = self._cache_names(names_filter, self.check_layers(layers))
+        ids, mask = encode(self.tokenizer, inputs, padding_side, attention_mask)
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        values, logits = self._run_cached(ids, mask, names, return_logits)
+        silent = [n for n in names if values.get(n) is None]
+        if silent:
+            raise InputError(f"hook(s) {silent[:5]} did not fire in this forward pass of {self.name}")
+        return ActivationCache({n: values[n] for n in names}, ids, mask, str_tokens(self.tokenizer, ids, mask),
+                               self.n_layers, padding_side, logits)
+
+    def _cache_names(self, names_filter, layer_ids) -> tuple[str, ...]:
+        available = self.hook_names()
+        if names_filter is None:
+            names_filter = "resid_post"
+        if callable(names_filter):
+            wanted = [n for n in available if names_filter(n) and block_of(n) in (None, *layer_ids)]
+        else:
+            items = [names_filter] if isinstance(names_filter, str) else list(names_filter)
+            wanted = []
+            for item in items:
+                wanted += [hook_name(item, layer) for layer in layer_ids] if item in SHORT_NAMES else [item]
+        known = set(available)
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise InputError(f"hook(s) {unknown[:5]} are not served by the {self.backend} backend of {self.name} "
+                             f"(it serves {len(available)} hooks, e.g. {list(available[:3])}; see hook_names())")
+        if not wanted:
+            raise InputError(f"names_filter {names_filter!r} selects no hook of {self.name}")
+        return tuple(dict.fromkeys(wanted))
+
+    @abstractmethod
+    def _run_cached(self, input_ids, attention_mask, names, return_logits):
+        """``({name: tensor}, logits or None)`` for the hooks ``names`` (validated)."""
 
     @abstractmethod
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **generate_kwargs) -> torch.Tensor:

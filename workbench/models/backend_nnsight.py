@@ -12,6 +12,7 @@ import torch
 
 from workbench.models.adapter import ModelAdapter, position_ids_from_mask
 from workbench.models.backend_tl import shared_tokenizer
+from workbench.models.cache import block_of, hook_name
 
 __all__ = ["NNsightAdapter"]
 
@@ -66,6 +67,24 @@ class NNsightAdapter(ModelAdapter):
         with torch.inference_mode(), self._model.trace(inputs, use_cache=False) as tracer:
             self._step(read, set(layers), last)
             tracer.stop()
+
+    def _run_cached(self, input_ids, attention_mask, names, return_logits):
+        wanted = {block_of(n) for n in names}
+        values, logits = {}, None
+
+        def read(layer, hidden):
+            values[hook_name("resid_post", layer)] = hidden
+
+        last = self.n_layers - 1 if return_logits else max(wanted | {at for at, _ in self._interventions})
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
+                  "position_ids": position_ids_from_mask(attention_mask)}
+        with torch.inference_mode(), self._model.trace(inputs, use_cache=False) as tracer:
+            self._step(read, wanted, last)
+            if return_logits:
+                logits = self._model.lm_head.output.save()
+            else:
+                tracer.stop()
+        return values, logits
 
     def generate(self, input_ids, attention_mask, **generate_kwargs):
         """Generation with the interventions applied at every step.

@@ -15,6 +15,7 @@ import logging
 import torch
 
 from workbench.models.adapter import ModelAdapter, StopForward, position_ids_from_mask
+from workbench.models.cache import block_of
 
 __all__ = ["TransformerLensAdapter", "supports"]
 
@@ -67,6 +68,20 @@ def shared_tokenizer(tokenizer):
                 setattr(tokenizer, key, value)
 
 
+_BEFORE_BLOCKS = ("hook_embed", "hook_pos_embed", "embed.", "pos_embed.", "rotary_emb.")
+
+
+def _last_block(names) -> int | None:
+    """The last block the hooks ``names`` need (-1: none), or ``None`` when one needs the final norm or head."""
+    last = -1
+    for name in names:
+        block = block_of(name)
+        if block is None and not name.startswith(_BEFORE_BLOCKS):
+            return None
+        last = max(last, -1 if block is None else block)
+    return last
+
+
 class TransformerLensAdapter(ModelAdapter):
     backend = "transformer_lens"
 
@@ -115,6 +130,28 @@ class TransformerLensAdapter(ModelAdapter):
                           position_ids=position_ids_from_mask(attention_mask), use_cache=False)
             except StopForward:
                 pass
+
+    def hook_names(self):
+        return tuple(self.native.hook_dict)
+
+    def _run_cached(self, input_ids, attention_mask, names, return_logits):
+        """The bridge's own ``run_with_cache``, stopped after the last block needed unless logits are asked for."""
+        from transformer_lens.model_bridge.exceptions import StopAtLayerException
+
+        def stop(x, hook):
+            raise StopAtLayerException(x)
+
+        hooks = self._hooks(lambda *_: None, (), None)  # the active interventions
+        last = None if return_logits else _last_block(names)
+        if last is not None:
+            at = f"blocks.{last + 1}.hook_in" if last + 1 < self.n_layers else "ln_final.hook_in"
+            if at in self.native.hook_dict:
+                hooks.append((at, stop))
+        with torch.inference_mode(), self.native.hooks(fwd_hooks=hooks):
+            out, cache = self.native.run_with_cache(
+                input_ids, names_filter=list(names), return_cache_object=False, attention_mask=attention_mask,
+                position_ids=position_ids_from_mask(attention_mask), use_cache=False)
+        return cache, (out if return_logits else None)
 
     def generate(self, input_ids, attention_mask, **generate_kwargs):
         with torch.inference_mode(), self.native.hooks(fwd_hooks=self._hooks(lambda *_: None, (), None)):

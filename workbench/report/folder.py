@@ -65,7 +65,7 @@ def check_run_folder(run_dir: str | Path) -> dict:
         raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
                              f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
     manifest = read_json(path)
-    if not isinstance(manifest, dict) or "collect" not in manifest:
+    if not isinstance(manifest, dict) or ("collect" not in manifest and "imported" not in manifest):
         raise RunFolderError(f"{path} has no 'collect' section: collect again with `workbench collect --out {run_dir}`")
     if not manifest.get("analysis"):
         raise RunFolderError(f"{path} has no 'analysis' section: run `workbench analyze {run_dir}` "
@@ -79,6 +79,8 @@ def check_run_folder(run_dir: str | Path) -> dict:
 def run_label(manifest: dict, run_dir: str | Path) -> dict:
     """``{"model", "corpus"}`` for figure legends: the model name and corpus name the collect recorded
     (a run collected without a corpus name is labelled by its folder)."""
+    if "imported" in manifest and "collect" not in manifest:  # vectors from another tool
+        return {"model": "imported vectors", "corpus": Path(str(manifest["imported"].get("source", "?"))).name}
     collect = manifest.get("collect", {})
     model = collect.get("model", {}).get("name") or "model?"
     corpus = collect.get("info", {}).get("corpus") or f"folder {Path(run_dir).name}"
