@@ -6,6 +6,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 from test_analysis_support import combined, make_acts
 
 from workbench.analysis import GeometryReport
@@ -33,6 +34,19 @@ def test_analyze_writes_the_run_folder(tmp_path, capsys):
     assert manifest["analysis"]["settings"]["seed"] == 3 and "collect" in manifest
     report = GeometryReport.load(run)
     assert len(report.conditions) == 2 and len(report.emotions) == 24
+
+
+def test_peak_depth_fixes_the_layer_in_advance(tmp_path, capsys):
+    run = _run_folder(tmp_path / "d", n_layers=4)
+    assert main(["analyze", str(run), *ARGS, "--peak-depth", "0.66", "--bootstrap-scheme", "hierarchical"]) == 0
+    out = capsys.readouterr().out
+    assert "PC1-valence: layer 2 (depth 0.67, fixed in advance): r = " in out
+    report = GeometryReport.load(run)
+    peak, cols = report.peak, report.conditions[0].columns
+    assert peak.layer == 2 and peak.selection == "fixed in advance at depth 0.66"
+    assert peak.r == pytest.approx(cols["pc1_valence_r"][2]) and peak.ci_low == pytest.approx(cols["pc1_valence_ci_low"][2])
+    assert peak.p_perm == pytest.approx(cols["pc1_valence_p_perm"][2]) and report.settings["story_bootstrap"] is True
+    assert report.headline().splitlines()[0].startswith("[neutral projection off] PC1-valence: layer 2")
 
 
 def test_analyze_without_neutral_texts_says_so(tmp_path, capsys):

@@ -29,6 +29,7 @@ _EXPORTS = {
     "EmotionVectors": "workbench.analysis",
     "analyze": "workbench.analysis",
     "GeometryReport": "workbench.analysis",
+    "Peak": "workbench.analysis",
     "AnalysisSettings": "workbench.analysis",
     "linear_cka": "workbench.analysis",
     "compare_runs": "workbench.analysis",

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "corpus": "workbench.cli.corpus_cmd",
     "generate": "workbench.cli.generate_cmd",
     "analyze": "workbench.cli.analyze_cmd",
+    "calibrate": "workbench.cli.calibrate_cmd",
     "compare": "workbench.cli.analyze_cmd",
     "report": "workbench.cli.report_cmd",
     "run": "workbench.cli.run_cmd",
