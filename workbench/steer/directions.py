@@ -40,6 +40,17 @@ class Direction:
         if v.ndim != 1 or not torch.isfinite(v).all() or abs(float(v.norm()) - 1.0) > 1e-4:
             raise InputError(f"direction {self.name!r}: the vector must be a finite unit vector [d_model]")
 
+    def apply(self, model, alpha: float, norm: float | None = None, hook="add_direction", positions: str = "all"):
+        """A context manager steering ``model`` along this direction at its own layer (``alpha x norm``).
+
+        ``norm``: the layer's per-token residual norm (e.g. :func:`token_norm` of the run's
+        activations); ``None`` measures it on the steering prompts (:func:`workbench.steer.calibration_norm`).
+        ``with direction.apply(model, 0.1): model.generate(...)``; the hook is removed on exit, also on error.
+        """
+        from workbench.steer.steering import steering
+
+        return steering(model, self.vector, alpha, self.layer, positions=positions, norm=norm, hook=hook)
+
 
 def _unit(v: Tensor, name: str) -> Tensor:
     v = torch.as_tensor(v, dtype=torch.float64).flatten()

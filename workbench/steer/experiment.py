@@ -1,6 +1,7 @@
 """A steering experiment: plan it from an analysed run folder, run it on a model, get a :class:`SteeringResult`.
 
-``prepare_steering(run_dir, settings)`` checks every input before a model is
+``prepare_steering(report, vectors, acts, settings)`` (in-memory results) or
+``prepare_steering(run_dir, settings)`` (a run folder) checks every input before a model is
 loaded (layer range, direction name, vectors and analysis present, prompts) and
 resolves the steered direction, the random controls, the read-back layer and
 direction, and the layer's norm (from the run's activations, by the definition
@@ -34,7 +35,7 @@ __all__ = ["SteerPlan", "prepare_steering", "run_steering"]
 class SteerPlan:
     """Everything a steering run needs besides the model; the steered direction comes first in ``directions``."""
 
-    run_dir: Path
+    run_dir: Path | None  # None when planned from in-memory results
     settings: SteerSettings
     directions: tuple[Direction, ...]
     readback_layer: int
@@ -58,35 +59,69 @@ def _check_layer(layer: int, n_layers: int, what: str, analysed) -> int:
     return layer
 
 
-def prepare_steering(run_dir: str | Path, settings: SteerSettings) -> SteerPlan:
-    """Check the inputs against the run folder and resolve directions, read-back and norm (no model needed)."""
+def prepare_steering(report, vectors=None, acts=None, settings: SteerSettings | None = None) -> SteerPlan:
+    """Check the inputs and resolve directions, read-back and norm (no model needed).
+
+    In memory: ``prepare_steering(report, vectors, acts, settings)`` with a
+    :class:`GeometryReport`, its :class:`EmotionVectors` (``None`` is enough for
+    ``direction="valence"``) and the :class:`StoryActivations` (for the norm and
+    d_model). From a run folder (the CLI): ``prepare_steering(run_dir, settings)``.
+    """
+    if isinstance(report, (str, Path)):
+        if settings is not None or acts is not None:
+            raise InputError("prepare_steering(run_dir, settings): pass only the run folder and the settings")
+        return _from_run_folder(Path(report), vectors)
+    from workbench.analysis.report import GeometryReport
+    from workbench.collect.activations import StoryActivations
+
+    if not isinstance(report, GeometryReport):
+        raise InputError(f"prepare_steering: expected a GeometryReport or a run folder, got {type(report).__name__}")
+    if not isinstance(acts, StoryActivations):
+        raise InputError(f"prepare_steering: expected the run's StoryActivations, got {type(acts).__name__}")
+    return _plan(report, vectors, acts, settings, None)
+
+
+def _from_run_folder(run_dir: Path, settings) -> SteerPlan:
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.vectors import EmotionVectors
     from workbench.collect.activations import StoryActivations
+
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist")
+    _check_settings(settings)
+    report = GeometryReport.load(run_dir)
+    _check_layer(settings.layer, report.n_model_layers, "--layer", report.layers)
+    vectors = None if settings.direction.strip() == "valence" else EmotionVectors.load(run_dir)
+    direction_layer = settings.layer % report.n_model_layers
+    resolve_direction(settings.direction, direction_layer, report, vectors)  # a bad name fails before loading acts
+    return _plan(report, vectors, StoryActivations.load(run_dir), settings, run_dir)
+
+
+def _check_settings(settings) -> None:
+    if not isinstance(settings, SteerSettings):
+        raise InputError(f"settings must be a SteerSettings, got {type(settings).__name__}")
+
+
+def _plan(report, vectors, acts, settings, run_dir) -> SteerPlan:
     from workbench.steer.prompts import load_prompts
     from workbench.steer.recipes import load_recipe
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist")
-    if not isinstance(settings, SteerSettings):
-        raise InputError(f"settings must be a SteerSettings, got {type(settings).__name__}")
-    report = GeometryReport.load(run_dir)
+    _check_settings(settings)
     n_layers = report.n_model_layers
     layer = _check_layer(settings.layer, n_layers, "--layer", report.layers)
-    vectors = None if settings.direction.strip() == "valence" else EmotionVectors.load(run_dir)
     direction = resolve_direction(settings.direction, layer, report, vectors)
     readback = settings.readback_layer
     readback = (default_readback_layer(report, layer) if readback is None
                 else _check_layer(readback, n_layers, "--readback-layer", report.layers))
     prompts = load_prompts(settings.prompts)
     load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
-    acts = StoryActivations.load(run_dir)
+    if acts.d_model != direction.vector.numel():
+        raise InputError(f"the activations have d_model {acts.d_model}; the direction has {direction.vector.numel()}")
     controls = random_directions(acts.d_model, settings.random_controls, settings.seed, layer)
     try:
         norm = NORMS[settings.norm][0](acts, layer)
     except RunFolderError as exc:
-        raise RunFolderError(f"{run_dir}: {exc}") from None
+        raise RunFolderError(f"{run_dir or 'the activations'}: {exc}") from None
     return SteerPlan(run_dir, settings, (direction,) + controls, readback, valence_direction(report, readback),
                      norm, prompts, dict(acts.spec), n_layers)
 
@@ -155,7 +190,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
         "model": {k: plan.model.get(k) for k in ("name", "dtype", "architecture", "weights_sha256")},
         "loaded_model": {"name": model.name, "dtype": str(model.dtype).removeprefix("torch."),
                          "backend": model.backend},
-        "run_dir": str(plan.run_dir), "prompts": list(plan.prompts), "settings": s.to_dict(),
+        "run_dir": None if plan.run_dir is None else str(plan.run_dir), "prompts": list(plan.prompts), "settings": s.to_dict(),
         "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
         "generate_threads": generate_threads,
         "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),

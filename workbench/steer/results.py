@@ -50,6 +50,17 @@ def _parse(kind, text: str, where: str):
         raise RunFolderError(f"{where}: {text!r} is not a {kind.__name__}") from None
 
 
+def _number(x, spec: str) -> str:
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def _rho_cell(stat) -> str:
+    if not stat:
+        return ""
+    return f"{_number(stat.get('rho'), '+.2f')} [{_number(stat.get('ci_low'), '+.2f')}, " \
+           f"{_number(stat.get('ci_high'), '+.2f')}]"
+
+
 @dataclass(frozen=True, eq=False)
 class SteeringResult:
     """``rows``: one dict per generated text (keys: the names in :data:`COLUMNS`); ``summary``: the
@@ -70,6 +81,24 @@ class SteeringResult:
         """Rows of one direction and/or alpha (``prompt``, ``text`` and scores), for reading the generations."""
         return [r for r in self.rows if (direction is None or r["direction"] == direction)
                 and (alpha is None or r["alpha"] == alpha)]
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: rho [CI] of each score for the direction, the controls, the difference."""
+        from html import escape
+
+        s = self.summary
+        head = (f"Steering {escape(str(s.get('direction')))} at layer {escape(str(s.get('layer')))}: norm "
+                f"{_number(s.get('norm'), '.1f')} ({escape(str(s.get('norm_definition')))}), "
+                f"{s.get('n_prompts')} prompts x {s.get('n_samples')} samples, {len(self.rows)} texts; "
+                "Spearman rho within each prompt, averaged over prompts [95% CI, bootstrap over prompts]")
+        cells = ["<tr><th>score</th><th>direction</th><th>controls</th><th>difference</th></tr>"]
+        for score, entry in s.get("scores", {}).items():
+            row = [_rho_cell(entry.get(k)) for k in ("direction", "controls", "difference")]
+            cells.append(f"<tr><td>{escape(score)}</td>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+        empty = (s.get("empty_text_by_alpha") or {}).get(s.get("direction"))
+        foot = "" if empty is None else ("<p>empty continuations by alpha (missing for VADER): " + escape(
+            ", ".join(f"{float(a):+g}: {n}" for a, n in empty.items())) + "</p>")
+        return f"<div><p>{head}</p><table>{''.join(cells)}</table>{foot}</div>"
 
     def save(self, directory: str | Path) -> Path:
         """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section."""
