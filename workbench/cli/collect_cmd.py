@@ -41,10 +41,13 @@ def texts_for(config: CollectConfig):
 
 
 def collect_run(config: CollectConfig, out: Path, progress: bool = True):
+    corpus, texts, meta = texts_for(config)  # a bad corpus fails before torch loads
+    from transformers.utils import logging as hf_logging
+
     import workbench as wb
     from workbench.collect import collect
 
-    corpus, texts, meta = texts_for(config)
+    hf_logging.disable_progress_bar()  # the collect bar is the one progress display of this stage
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,

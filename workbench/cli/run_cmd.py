@@ -86,24 +86,22 @@ def _neutral_texts(config):
 
 
 def run(args) -> int:
-    from transformers.utils import logging as hf_logging
-
     from workbench.analysis.settings import AnalysisSettings
     from workbench.cli.analyze_cmd import analyze_folder, headline
     from workbench.cli.collect_cmd import collect_run
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
     from workbench.errors import WorkbenchError
-    from workbench.report import make_token_view, write_report
 
     config = dataclass_from_args(CollectConfig, args)
     settings = dataclass_from_args(AnalysisSettings, args)
     ratings = load_ratings(args.ratings)  # read first: a bad ratings file fails before the long stages
     out = args.out if args.out is not None else default_out(config)
-    hf_logging.disable_progress_bar()  # the collect bar is the one progress display of stage 1
     stages = _Stages()
     stages.begin(0, f"{config.model} on corpus {config.corpus}, neutral texts {config.neutral} -> {out}")
     model, corpus, acts = collect_run(config, out, progress=args.progress)
+    from workbench.report import make_token_view, write_report
+
     stages.begin(1, f"{len(acts)} texts, {len(acts.layers)} layers, {settings.bootstrap} bootstrap resamples")
     report, has_neutral = analyze_folder(out, settings, args.ratings, args.neutral_variance, args.progress)
     stages.begin(2, f"layer {report.conditions[0].peak.get('peak_layer')}")
