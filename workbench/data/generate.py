@@ -23,12 +23,13 @@ from pathlib import Path
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError
 from workbench.io import jsonl_lines
+from workbench.resources import data_path
 
 __all__ = ["GenerationConfig", "GenerationResult", "generate_stories", "split_stories", "story_prompt",
            "load_topics", "DEFAULT_TOPICS"]
 
 log = logging.getLogger(__name__)
-DEFAULT_TOPICS = Path(__file__).resolve().parents[2] / "data" / "topics.txt"
+DEFAULT_TOPICS = data_path("topics.txt")
 
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _BRACKET_MARK = re.compile(r"[*_]*\[[ \t]*story[ \t]*(\d+)[ \t]*\][*_]*[ \t]*[:.\-–—]?", re.IGNORECASE)
