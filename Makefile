@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv
+.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv wheel-check
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
@@ -49,6 +49,11 @@ chromium:
 # The report in headless Chromium; fails (instead of skipping) when chromium is missing.
 test-browser: install chromium
 	WORKBENCH_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser -q tests/test_browser.py $(PYTEST_ARGS)
+
+# The wheel, installed non-editable into a fresh venv outside the checkout (dependencies reused from
+# $(VENV)), reads the bundled data and recipes and runs `workbench run --emotions 8` offline to a report.
+wheel-check: install
+	VENV=$(VENV) .ci/wheel_check.sh
 
 clean-venv:
 	rm -rf $(VENV)
