@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab
+.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab wheel-check
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
@@ -65,6 +65,11 @@ lab: lab-install
 # Starts JupyterLab headless on a free port and fetches /lab and the notebook list (tests/test_lab.py).
 test-lab: lab-install
 	WORKBENCH_REQUIRE_LAB=1 WORKBENCH_LAB_CMD="$(LAB_CMD)" $(PY) -m pytest -q tests/test_lab.py $(PYTEST_ARGS)
+
+# The wheel, installed non-editable into a fresh venv outside the checkout (dependencies reused from
+# $(VENV)), reads the bundled data and recipes and runs `workbench run --emotions 8` offline to a report.
+wheel-check: install
+	VENV=$(VENV) .ci/wheel_check.sh
 
 clean-venv:
 	rm -rf $(VENV)

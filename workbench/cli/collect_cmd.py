@@ -21,11 +21,15 @@ def register(sub) -> None:
 
 
 def collect_run(config: CollectConfig, out: Path, progress: bool = True):
-    import workbench as wb
-    from workbench.collect import collect
     from workbench.pipeline import select_corpus
 
-    corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)
+    corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
+    from transformers.utils import logging as hf_logging
+
+    import workbench as wb
+    from workbench.collect import collect
+
+    hf_logging.disable_progress_bar()  # the collect bar is the one progress display of this stage
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
                    token_offset=config.token_offset, max_length=config.max_length,

@@ -79,8 +79,6 @@ class _Stages:
 
 
 def run(args) -> int:
-    from transformers.utils import logging as hf_logging
-
     from workbench.analysis.settings import AnalysisSettings
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
@@ -90,7 +88,6 @@ def run(args) -> int:
     settings = dataclass_from_args(AnalysisSettings, args)
     ratings = load_ratings(args.ratings)  # read first: a bad ratings file fails before the long stages
     out = args.out if args.out is not None else default_out(config)
-    hf_logging.disable_progress_bar()  # the collect bar is the one progress display of stage 1
     stages = _Stages()
     collect_settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("model", "corpus", "neutral")}
     result = run_pipeline(config.model, config.corpus, config.neutral, out, ratings=ratings,

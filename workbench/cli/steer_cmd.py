@@ -66,9 +66,11 @@ def headline(summary: dict) -> list[str]:
 
 def run_steer(args) -> int:
     import workbench as wb
-    from workbench.steer import SteerSettings, prepare_steering, run_steering
+    from workbench.steer.settings import SteerSettings
 
-    settings = dataclass_from_args(SteerSettings, args, layer=args.layer)
+    settings = dataclass_from_args(SteerSettings, args, layer=args.layer)  # bad settings fail before torch loads
+    from workbench.steer import prepare_steering, run_steering
+
     plan = prepare_steering(args.run_dir, settings)
     model = wb.load_model(args.model or plan.model.get("name"), backend=args.backend, dtype=args.dtype)
     if args.generate_threads < 0:

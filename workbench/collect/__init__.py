@@ -5,21 +5,25 @@ submodule of a package binds the package to the parent's attribute, so
 ``workbench.collect`` would become a module after the first ``import
 workbench.collect.run`` anywhere. The package is therefore made callable, and
 ``workbench.collect(model, texts, ...)`` is :func:`workbench.collect.run.collect`
-whichever way it was reached.
+whichever way it was reached. Its names are imported on first use
+(:mod:`workbench._lazy`): ``CollectConfig`` is read without importing torch.
 """
 
-import sys
-import types
+from workbench._lazy import LazyPackage, lazy_package
 
-from workbench.collect.activations import StoryActivations
-from workbench.collect.run import collect
+_EXPORTS = {
+    "StoryActivations": "workbench.collect.activations",
+    "collect": "workbench.collect.run",
+}
 
 __all__ = ["collect", "StoryActivations"]
 
 
-class _CallablePackage(types.ModuleType):
+class _CallablePackage(LazyPackage):
     def __call__(self, *args, **kwargs):
+        from workbench.collect.run import collect
+
         return collect(*args, **kwargs)
 
 
-sys.modules[__name__].__class__ = _CallablePackage
+lazy_package(__name__, _EXPORTS, _CallablePackage)

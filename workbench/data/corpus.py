@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import InputError, OfflineError
+from workbench.resources import data_path
 
 __all__ = ["Story", "Corpus", "load_corpus", "BUNDLED_DIR"]
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "data" / "stories"
+BUNDLED_DIR = data_path("stories")
 HUB_TIMEOUT = 3.0  # seconds to wait for the hub before treating it as unreachable
 _TRUE = {"1", "ON", "YES", "TRUE"}
 

@@ -20,18 +20,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError
 from workbench.io import jsonl_lines
+from workbench.resources import data_path
 
 __all__ = ["GenerationConfig", "GenerationResult", "generate_stories", "split_stories", "story_prompt",
            "load_topics", "DEFAULT_TOPICS"]
 
 log = logging.getLogger(__name__)
-DEFAULT_TOPICS = Path(__file__).resolve().parents[2] / "data" / "topics.txt"
+DEFAULT_TOPICS = data_path("topics.txt")
 
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _BRACKET_MARK = re.compile(r"[*_]*\[[ \t]*story[ \t]*(\d+)[ \t]*\][*_]*[ \t]*[:.\-–—]?", re.IGNORECASE)
@@ -87,14 +85,19 @@ def split_stories(response: str, expected: int) -> list[str]:
     return [text] if expected == 1 and re.search(r"\w", text) else []  # as for a headed story: words needed
 
 
-class _StopAtHeading(StoppingCriteria):
-    """Stops a row once its new text holds the heading ``[story {n + 1}]``: it has written what was asked."""
+class _StopAtHeading:
+    """Stops a row once its new text holds the heading ``[story {n + 1}]``: it has written what was asked.
+
+    A transformers stopping criterion (any callable of this signature; torch is imported when it runs).
+    """
 
     def __init__(self, tokenizer, start: int, n: int, every: int = 8):
         self.tok, self.start, self.every = tokenizer, start, every
         self.pattern = re.compile(rf"\[[ \t]*story[ \t]*{n + 1}[ \t]*\]", re.IGNORECASE)
 
     def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if (input_ids.shape[1] - self.start) % self.every == 0:
             for i, row in enumerate(input_ids[:, self.start:].tolist()):
@@ -200,6 +203,9 @@ class _Generator:
         return list(self.tok(prompt + self.prefill, add_special_tokens=True)["input_ids"])
 
     def __call__(self, prompts: list[str], n_stories: int, seed: int) -> list[str]:
+        import torch
+        from transformers import StoppingCriteriaList
+
         ids = [self._ids(p) for p in prompts]
         width = max(len(x) for x in ids)
         device = next(self.hf.parameters()).device

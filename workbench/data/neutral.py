@@ -10,10 +10,11 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.io import iter_jsonl
+from workbench.resources import data_path
 
 __all__ = ["load_neutral_texts", "DEFAULT_NEUTRAL"]
 
-DEFAULT_NEUTRAL = Path(__file__).resolve().parents[2] / "data" / "neutral_texts.jsonl"
+DEFAULT_NEUTRAL = data_path("neutral_texts.jsonl")
 
 
 def load_neutral_texts(path: str | Path | None = None) -> tuple[str, ...]:

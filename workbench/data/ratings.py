@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InputError
+from workbench.resources import data_path
 
 __all__ = ["Ratings", "load_ratings", "DEFAULT_RATINGS"]
 
-DEFAULT_RATINGS = Path(__file__).resolve().parents[2] / "data" / "emotions.csv"
+DEFAULT_RATINGS = data_path("emotions.csv")
 _COLUMNS = ("emotion", "valence", "arousal", "source")
 
 

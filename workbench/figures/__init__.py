@@ -1,11 +1,22 @@
-"""Plotly figures from analysis results; they never show themselves and never write files."""
+"""Plotly figures from analysis results; they never show themselves and never write files.
 
-from workbench.figures.cka import cka_figure, cka_null_levels
-from workbench.figures.cosine import cosine_figure
-from workbench.figures.depth import depth_figure
-from workbench.figures.pca import pca_figure
-from workbench.figures.steering import dose_response_figure
-from workbench.figures.tokens import token_figure
+The names below are imported on first use (:mod:`workbench._lazy`), and plotly with them.
+"""
+
+from workbench._lazy import lazy_package
+
+# name -> module that defines it
+_EXPORTS = {
+    "cka_figure": "workbench.figures.cka",
+    "cka_null_levels": "workbench.figures.cka",
+    "cosine_figure": "workbench.figures.cosine",
+    "depth_figure": "workbench.figures.depth",
+    "pca_figure": "workbench.figures.pca",
+    "dose_response_figure": "workbench.figures.steering",
+    "token_figure": "workbench.figures.tokens",
+}
 
 __all__ = ["pca_figure", "depth_figure", "cka_figure", "cka_null_levels", "cosine_figure", "token_figure",
            "dose_response_figure"]
+
+lazy_package(__name__, _EXPORTS)

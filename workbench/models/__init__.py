@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from workbench.errors import InputError
-from workbench.models.adapter import ModelAdapter
 from workbench.models.registry import ALIASES
 from workbench.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["load_model", "ModelAdapter", "ModelSpec", "ALIASES", "BACKENDS", "adapter_from_hf"]
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str):
+    if name == "ModelAdapter":  # imports torch: only when asked for
+        from workbench.models.adapter import ModelAdapter
+
+        return ModelAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _tl():

@@ -122,6 +122,7 @@ def load_embedded(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", devi
     """Load the embedded model, converting it on first use. Returns ``(model, tokenizer, info)``."""
     from transformers import AutoModelForCausalLM
 
+    from workbench.models.converted import load_converted
     from workbench.models.hf import _strict
 
     target = converted_dir()
@@ -132,8 +133,11 @@ def load_embedded(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", devi
     if device_map is not None:
         kwargs["device_map"] = device_map
     weights = _weights_dir(target, dtype)
-    model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
-    _strict(info, f"embedded model at {weights}")
+    if device_map is None:  # our own converted copy: no from_pretrained machinery needed (same weights, bitwise)
+        model = load_converted(weights, dtype)
+    else:
+        model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
+        _strict(info, f"embedded model at {weights}")
     tok = fast_tokenizer(target)
     if device_map is None:
         model.to(device)

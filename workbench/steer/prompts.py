@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.resources import data_path
 
 __all__ = ["DEFAULT_PROMPTS", "load_prompts"]
 
-DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "data" / "steer_prompts.txt"
+DEFAULT_PROMPTS = data_path("steer_prompts.txt")
 
 
 def load_prompts(path: str | Path | None = None) -> tuple[str, ...]:
