@@ -111,8 +111,6 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
         **settings: fields of ``CollectConfig`` (``emotions``, ``token_offset``, ``layers``, ...)
             and of ``AnalysisSettings`` (``bootstrap``, ``permutations``, ``seed``, ...).
     """
-    from workbench.analysis import analyze, emotion_vectors
-    from workbench.collect import collect
     from workbench.collect.config import CollectConfig, parse_layers
     from workbench.data.ratings import Ratings, load_ratings
 
@@ -125,6 +123,9 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     stage(0, f"{name} on corpus {config.corpus}, neutral texts "
              f"{neutral if isinstance(neutral, (str, Path)) else 'given'}{f' -> {out}' if out else ''}")
     corpus = select_corpus(corpus, config.emotions, config.drop_flagged)
+    from workbench.analysis import analyze, emotion_vectors  # after the corpus: its errors come before torch loads
+    from workbench.collect import collect
+
     model = _model(model, config)
     acts = collect(model, corpus, neutral=None if neutral in (None, "none") else neutral,
                    layers=parse_layers(config.layers), token_offset=config.token_offset,
