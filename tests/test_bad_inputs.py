@@ -160,12 +160,12 @@ def story_acts_with_nan():
     return stories
 
 
-def tiny_adapter():
-    from tiny import tiny_llama
+def tiny_adapter(chat: bool = False):
+    from tiny import tiny_chat_tokenizer, tiny_llama
 
     from workbench.models import adapter_from_hf
 
-    tok = tiny_tokenizer()
+    tok = tiny_chat_tokenizer() if chat else tiny_tokenizer()
     return adapter_from_hf(tiny_llama(len(tok), n_layers=2), tok, name="tiny", backend="nnsight")
 
 
@@ -282,6 +282,9 @@ SETUP = {
         {"emotion": "calm", "topic": "x", "stories": []}, "not json"]),
     "api-collect-empty": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-collect-too-short": lambda ctx: ctx.ns.update(model=tiny_adapter()),
+    "api-chat-unknown-role": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
+    "api-chat-no-assistant": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
+    "api-chat-empty-message": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
     "api-ratings-unknown": lambda ctx: None,
     "api-corpus-unknown": lambda ctx: None,
     "api-vectors-nan": lambda ctx: ctx.ns.update(stories=story_acts_with_nan()),

@@ -48,7 +48,8 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True):
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
-                   on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
+                   on_short=config.on_short, read_as=config.read_as, out=out,
+                   checkpoint_every=config.checkpoint_every, progress=progress,
                    corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
                                                             "dropped_stories": list(corpus.dropped)})
     return model, corpus, acts

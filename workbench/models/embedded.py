@@ -38,6 +38,23 @@ class EmbeddedModel:
     sha256: str  # of the GGUF file
     gguf: Callable[[], tuple[Path, bool]]  # -> (path of the GGUF, whether it is a temporary copy to delete)
     gguf_name: str
+    chat_template: str | None = None  # for a GGUF without one
+
+
+# Gemma 3's own chat template (the instruction-tuned checkpoints' format; the embedded model is the base
+# model, so it was not tuned on it): a system message opens the first user turn, "assistant" is "model".
+GEMMA3_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first_user_prefix = messages[0]['content'] | trim + '\n\n' -%}{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- for message in loop_messages -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
+    "{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
 
 
 def _gemma_gguf() -> tuple[Path, bool]:
@@ -68,7 +85,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     "gemma-3-270m": EmbeddedModel(
         "gemma-3-270m-converted-v1", "Gemma3ForCausalLM",
         "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", _gemma_gguf,
-        "gemma-3-270m-q4_k_m.gguf"),
+        "gemma-3-270m-q4_k_m.gguf", GEMMA3_CHAT_TEMPLATE),
     "smollm2-135m-instruct": EmbeddedModel(
         "smollm2-135m-instruct-converted-v1", "LlamaForCausalLM",
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -203,6 +220,8 @@ def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype = torch.bfloat16
     model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
     _strict(info, f"embedded model at {weights}")
     tok = fast_tokenizer(target)
+    if not tok.chat_template and entry.chat_template:
+        tok.chat_template = entry.chat_template
     if device_map is None:
         model.to(device)
     model.eval()
