@@ -119,6 +119,8 @@ def test_figures(setup):
     assert list(heat.y) == [result.emotions[i] for i in result.valence_order()]
     np.testing.assert_allclose(np.asarray(heat.z), result.text(0).z[:, result.valence_order()].T)
     assert heat.zmid == 0 and heat.zmin == -heat.zmax
+    assert "%{customdata}" in heat.hovertemplate and "%{z:.2f}" in heat.hovertemplate  # token and value
+    assert heat.customdata[0][0] == f"{result.text(0).tokens[0]!r} (None)".replace("(None)", "(template)")
     lines = monitor_lines(result, ["happy", "sad"])
     assert [t.name for t in lines.data] == ["happy", "sad"]
     np.testing.assert_allclose(lines.data[1].y, result.series("sad"))
