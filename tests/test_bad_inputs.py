@@ -204,6 +204,16 @@ def _truncate(path: Path, n_bytes: int) -> None:
 
 
 # key -> what to prepare in ctx.tmp (and, for Python rows, the names the call uses in ctx.ns)
+def _monitor_inputs(ctx) -> None:
+    import torch
+
+    from workbench.analysis import EmotionVectors
+
+    model = tiny_adapter()
+    raw = torch.randn(2, 3, model.d_model, generator=torch.Generator().manual_seed(0))
+    ctx.ns.update(model=model, vectors=EmotionVectors.from_raw(("calm", "sad", "happy"), (0, 1), raw))
+
+
 SETUP = {
     "corpus-missing": lambda ctx: None,
     "corpus-unreadable": lambda ctx: unreadable(write_rows(ctx.tmp / "locked.jsonl", GOOD), ctx.monkeypatch),
@@ -272,6 +282,10 @@ SETUP = {
     "steer-alphas-not-numbers": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-unknown-hook": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-prompts-missing": lambda ctx: analysed(ctx.tmp / "a"),
+    "monitor-unknown-role": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), write_rows(
+        ctx.tmp / "chat.jsonl", [{"role": "user", "content": "the day"}, {"role": "robot", "content": "x"}])),
+    "monitor-layer-not-in-run": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),
+    "api-monitor-empty-text": _monitor_inputs,
     "compare-older-format": lambda ctx: (analysed(ctx.tmp / "a"), format_version(analysed(ctx.tmp / "b"), 0)),
     "compare-no-projection": lambda ctx: (analysed(ctx.tmp / "a"), analysed(ctx.tmp / "b", neutral=False)),
     "compare-vectors-replaced": lambda ctx: _vectors_replaced(ctx),
@@ -336,8 +350,9 @@ def python_namespace() -> dict:
     from workbench.data.corpus import load_corpus
     from workbench.data.ratings import load_ratings
     from workbench.models import load_model
+    from workbench.monitor import monitor
 
-    return {"collect": collect, "load_ratings": load_ratings, "load_corpus": load_corpus,
+    return {"collect": collect, "monitor": monitor, "load_ratings": load_ratings, "load_corpus": load_corpus,
             "emotion_vectors": emotion_vectors, "EmotionVectors": EmotionVectors, "GeometryReport": GeometryReport,
             "load_model": load_model}
 
