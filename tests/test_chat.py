@@ -135,3 +135,24 @@ def test_bad_transcripts_name_the_row(chat_adapter, messages, match):
 def test_positions_need_transcripts(chat_adapter):
     with pytest.raises(InputError, match="text 0 is a plain text: positions='assistant' needs chat transcripts"):
         collect(chat_adapter, ["the day"], positions="assistant", token_offset=0, progress=False)
+
+
+def test_content_that_also_occurs_in_the_template_is_not_mistaken_for_it():
+    """A user message "user" (also in the role header) and an assistant message that repeats the
+    default system prompt's words: the spans are the contents, not the template's text."""
+    template = ("{{ '<|im_start|>system\\na friend<|im_end|>\\n' }}{% for m in messages %}{{ '<|im_start|>' + "
+                "m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}")
+    tok = tiny_chat_tokenizer()
+    messages = [{"role": "user", "content": "user"}, {"role": "assistant", "content": "a friend"}]
+    chat = render_chat(tok, messages, chat_template=template)
+    system = [("<|im_start|>system\na friend<|im_end|>\n", False)]
+    ids, where = hand_tokenized(tok, messages, lambda m: (system if m is messages[0] else []) + chatml_pieces(m))
+    assert list(chat.ids) == ids
+    assert list(chat.span("user")) == where["user"] and list(chat.span("assistant")) == where["assistant"]
+
+
+def test_a_template_that_rewrites_content_is_refused():
+    tok = tiny_chat_tokenizer()
+    upper = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] | replace('a', 'A') }}{% endfor %}"
+    with pytest.raises(InputError, match="rewrites message content"):
+        render_chat(tok, TRANSCRIPT[1:3], chat_template=upper)

@@ -84,24 +84,42 @@ def _template(tokenizer, chat_template: str | None) -> str:
     return template
 
 
-def _content_spans(text: str, messages: Sequence[dict], row) -> list[tuple[int, int]]:
-    """Character span of each message's content in the rendered text, found in order."""
-    spans, cursor = [], 0
-    for k, message in enumerate(messages):
-        content = message["content"]
-        for candidate in (content, content.strip()):
-            at = text.find(candidate, cursor) if candidate else -1
-            if at >= 0:
-                spans.append((at, at + len(candidate)))
-                cursor = at + len(candidate)
-                break
-        else:
-            raise InputError(f"transcript {row}, message {k} ({message['role']}): "
-                             + ("shorter than one token after the chat template (its content is empty)"
-                                if not content.strip() else
-                                "its content does not appear in the text the chat template rendered "
-                                "(a template that rewrites content cannot be mapped to tokens)"))
-    return spans
+def _mark(k: int) -> str:
+    return f"\x02{k}\x03"  # control characters no template filter touches (not whitespace: trim keeps them)
+
+
+def _content_spans(text: str, marked: str, messages: Sequence[dict], row) -> list[tuple[int, int]]:
+    """Character span of each message's content in ``text``, the template's rendering of ``messages``.
+
+    ``marked`` is the rendering with each content replaced by a marker: the template's own text
+    is what lies between the markers, so the content spans are exact (a content that also occurs in
+    the template's text, e.g. in a default system prompt, cannot be mistaken for it). The template
+    may write content verbatim or trimmed; anything else is refused.
+    """
+    pieces, cursor = [], 0
+    for k in range(len(messages)):
+        at = marked.find(_mark(k), cursor)
+        if at < 0 or marked.count(_mark(k)) != 1:
+            raise InputError(f"transcript {row}, message {k} ({messages[k]['role']}): the chat template does not "
+                             "write this message's content once, in order (its tokens cannot be mapped)")
+        pieces.append(marked[cursor:at])
+        cursor = at + len(_mark(k))
+    pieces.append(marked[cursor:])
+    for contents in ([m["content"] for m in messages], [m["content"].strip() for m in messages]):
+        spans, pos, rebuilt = [], 0, []
+        for piece, content in zip(pieces, contents):
+            pos += len(piece)
+            spans.append((pos, pos + len(content)))
+            pos += len(content)
+            rebuilt += [piece, content]
+        if "".join(rebuilt) + pieces[-1] == text:
+            for k, (a, b) in enumerate(spans):
+                if a == b:
+                    raise InputError(f"transcript {row}, message {k} ({messages[k]['role']}): shorter than one "
+                                     "token after the chat template (its content is empty)")
+            return spans
+    raise InputError(f"transcript {row}: the chat template rewrites message content (not verbatim, not trimmed), "
+                     "so its tokens cannot be mapped to messages")
 
 
 def render_chat(tokenizer, messages, *, row: int | str = 0, chat_template: str | None = None,
@@ -114,11 +132,12 @@ def render_chat(tokenizer, messages, *, row: int | str = 0, chat_template: str |
     """
     messages = check_messages(messages, row)
     template = _template(tokenizer, chat_template)
-    text = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    text, marked = (tokenizer.apply_chat_template(m, chat_template=template, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt)
+                    for m in (messages, [{**m, "content": _mark(k)} for k, m in enumerate(messages)]))
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
-    spans = _content_spans(text, messages, row)
+    spans = _content_spans(text, marked, messages, row)
     owner = [-1] * len(ids)
     for k, (start, end) in enumerate(spans):
         hit = [i for i, (s, e) in enumerate(offsets) if e > s and s < end and e > start]
