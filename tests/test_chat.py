@@ -156,3 +156,13 @@ def test_a_template_that_rewrites_content_is_refused():
     upper = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] | replace('a', 'A') }}{% endfor %}"
     with pytest.raises(InputError, match="rewrites message content"):
         render_chat(tok, TRANSCRIPT[1:3], chat_template=upper)
+
+
+def test_max_length_cuts_the_span(chat_adapter):
+    chat = render_chat(chat_adapter.tokenizer, TRANSCRIPT)
+    span = list(chat.span("assistant"))
+    cut = span[4] + 1  # the first assistant turn's first five tokens survive, the second turn is cut off
+    acts = collect(chat_adapter, [TRANSCRIPT], token_offset=0, max_length=cut, layers=[1], progress=False)
+    expected = _hidden(chat_adapter, list(chat.ids[:cut]), 1)[span[:5]].mean(0)
+    torch.testing.assert_close(acts.means[0, 0], expected, rtol=1e-5, atol=1e-5)
+    assert acts.n_tokens[0] == 5 and acts.info["truncated"] == [0]

@@ -68,7 +68,7 @@ def plan_tokens(tokenizer, texts, token_offset: int, max_length: int, positions:
         first = next(i for i, t in enumerate(texts) if isinstance(t, str))
         raise InputError(f"text {first} is a plain text: positions={positions!r} needs chat transcripts "
                          "(lists of messages), or read the texts as assistant turns (read_as='assistant')")
-    ids, start, truncated = [], [], []
+    ids = []  # (index, ids cut at max_length, start, cut?)
     plain = [i for i, t in enumerate(texts) if isinstance(t, str)]
     for begin in range(0, len(plain), _CHUNK):  # the untruncated ids of a whole large corpus would be big
         part = plain[begin:begin + _CHUNK]
@@ -76,21 +76,16 @@ def plan_tokens(tokenizer, texts, token_offset: int, max_length: int, positions:
                             return_attention_mask=False)["input_ids"]
         for i, row in zip(part, encoded):
             first_content = 1 if (bos is not None and row and row[0] == bos) else 0
-            ids.append((i, row, max(token_offset, first_content)))
+            ids.append((i, tuple(row[:max_length]), max(token_offset, first_content), len(row) > max_length))
     pooled: dict[int, tuple[int, ...]] = {}
     for i in chats:
-        ids.append((i, *_chat_row(tokenizer, texts[i], i, positions or "assistant", chat_template,
-                                  token_offset, max_length, pooled)))
+        row = _chat_row(tokenizer, texts[i], i, positions or "assistant", chat_template, token_offset, max_length,
+                        pooled)
+        ids.append((i, tuple(row[:max_length]), len(row), len(row) > max_length))
     ids.sort(key=lambda item: item[0])
-    rows, start = [], []
-    for i, row, first in ids:
-        if len(row) > max_length:
-            truncated.append(i)
-            row = row[:max_length]
-        rows.append(tuple(row))
-        start.append(first)
+    truncated = [i for i, _, _, cut in ids if cut]
     spans = tuple(pooled.get(i) for i in range(len(texts))) if chats else None
-    return TokenPlan(tuple(rows), tuple(start), tuple(truncated), spans)
+    return TokenPlan(tuple(r for _, r, _, _ in ids), tuple(s for _, _, s, _ in ids), tuple(truncated), spans)
 
 
 def _chat_row(tokenizer, messages, i, positions, chat_template, token_offset, max_length, pooled):
@@ -102,7 +97,7 @@ def _chat_row(tokenizer, messages, i, positions, chat_template, token_offset, ma
     if not span:
         raise InputError(f"transcript {i}: the {positions} span is empty (no {positions} message to pool)")
     pooled[i] = tuple(p for p in span[token_offset:] if p < max_length)
-    return list(chat.ids), len(chat.ids)
+    return chat.ids
 
 
 def make_batches(lengths, max_tokens_per_batch: int, order=None) -> list[list[int]]:
