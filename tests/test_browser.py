@@ -28,6 +28,8 @@ import pytest
 from test_report import synthetic_run
 from tiny import tiny_model, tiny_tokenizer
 
+from workbench.analysis import EmotionVectors
+from workbench.monitor import monitor
 from workbench.report import make_token_view, write_report
 
 pytestmark = pytest.mark.browser
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
          "--disable-extensions", "--remote-debugging-pipe"]
 WIDTH = 1300
+PLAIN_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
 # Waits until the figures given (ids) are drawn, at most 20 s, then says what every figure div holds.
 STATUS_JS = """(async (ids) => {
   const done = () => ids.every(id => { const d = document.getElementById(id); return d && d._fullLayout; });
@@ -224,6 +227,10 @@ def report(tmp_path_factory):
     tok = tiny_tokenizer()
     model = adapter_from_hf(tiny_model("llama", len(tok)), tok, name="tiny-llama", backend="nnsight")
     make_token_view(model, run, texts=["the old man opened the door.", "she had a warm hand"]).save(run)
+    transcript = [{"role": "user", "content": "the old man opened the door."},
+                  {"role": "assistant", "content": "she had a warm hand and the light was on"}]
+    monitor(model, EmotionVectors.load(run), transcript, 1, neutral_texts=["the house at night", "a long day"],
+            chat_template=PLAIN_TEMPLATE).save(run)
     return write_report(run)
 
 
@@ -244,7 +251,7 @@ def test_every_figure_is_drawn_without_javascript_errors(report, opened):
     browser, status = opened
     assert browser.errors() == []
     expected = ["fig-depth-0", "fig-depth-1", "fig-pca-0", "fig-cka-0", "fig-cosine-0", "fig-tokens-0",
-                "fig-tokens-1"]
+                "fig-tokens-1", "fig-monitor-0", "fig-monitor-1"]
     assert [s["id"] for s in status] == expected
     assert all(s["svg"] >= 1 for s in status)
     assert drawn(browser.evaluate("document.documentElement.outerHTML")) == {fid: True for fid in expected}

@@ -16,7 +16,8 @@ PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in PATHS] == ["01_quickstart.ipynb", "02_layer_explorer.ipynb", "03_steering.ipynb"]
+    assert [p.name for p in PATHS] == ["01_quickstart.ipynb", "02_layer_explorer.ipynb", "03_steering.ipynb",
+                                       "04_monitor.ipynb"]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])

@@ -156,8 +156,14 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     TokenView(1, texts, {"model": "tiny"}).save(folder)
     result = _steering_result()
     result.save(folder)
+    _monitor_result().save(folder)
     page = write_report(folder).read_text(encoding="utf-8")
     assert 'id="absent-sections"' not in page
+    assert re.findall(r'Plotly\.newPlot\(\s*"(fig-monitor-\d)"', page) == ["fig-monitor-0", "fig-monitor-1"]
+    heat = _figure_json(page, "fig-monitor-0", "Plotly.newPlot")[0]
+    assert heat["y"] == ["sad", "calm", "happy"]  # by valence
+    np.testing.assert_allclose(_arr(heat["z"])[2], [0.5, 2.5, -1.0])
+    assert "happy +1.50, calm +0.50, sad -0.05" in page  # message 0's mean z, highest first
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-tokens-\d)"', page) == ["fig-tokens-0", "fig-tokens-1"]
     data = _figure_json(page, "fig-tokens-0", "Plotly.newPlot")[0]
     np.testing.assert_array_equal(_arr(data["z"])[0, :3], [0.5, -0.25, 2.0])
@@ -168,6 +174,16 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-steering-\d)"', page) == ["fig-steering-0"]
     assert "continuation 1 at +0.40" in page and "continuation 1 at -0.40" in page  # sample 0 of the direction
     assert "control text" not in page
+
+
+def _monitor_result():
+    from workbench.monitor import MonitorResult, MonitorText
+
+    z = np.array([[0.5, 0.0, 0.1], [2.5, 1.0, -0.2], [-1.0, 0.0, -0.4]])
+    text = MonitorText("a chat", ("hi", " there", " yes"), z, (0, 0, 1), ("user", "user", "assistant"),
+                       ({"role": "user", "content": "hi there"}, {"role": "assistant", "content": "yes"}))
+    return MonitorResult(1, ("happy", "calm", "sad"), (text,), np.zeros(3), np.ones(3), (0.8, 0.3, -0.7),
+                         {"model": "tiny", "neutral_tokens": 10, "neutral_texts": 2})
 
 
 def _steering_result():

@@ -82,3 +82,14 @@ def tiny_model(kind: str, vocab_size: int, seed: int = 0):
     model.config.architectures = [type(model).__name__]
     model.set_attn_implementation("eager")  # the attention every backend runs (TransformerLens forces it)
     return model.eval()
+
+
+CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
+          "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def tiny_chat_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny tokenizer with ChatML's turn markers as special tokens and the ChatML template."""
+    tok = tiny_tokenizer(chat_template=CHATML)
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    return tok

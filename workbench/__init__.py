@@ -43,6 +43,8 @@ _EXPORTS = {
     "write_report": "workbench.report",
     "token_projections": "workbench.report",
     "WorkbenchError": "workbench.errors",
+    "monitor": "workbench.monitor",
+    "MonitorResult": "workbench.monitor",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -130,7 +130,7 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     acts = collect(model, corpus, neutral=None if neutral in (None, "none") else neutral,
                    layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
-                   on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress)
+                   on_short=config.on_short, read_as=config.read_as, out=out, checkpoint_every=config.checkpoint_every, progress=progress)
     stories, neutral_acts = acts.stories, acts.neutral
     stage(1, f"{len(acts)} texts, {len(acts.layers)} layers, {analysis.bootstrap} bootstrap resamples")
     vectors = emotion_vectors(stories, neutral_acts, neutral_variance)

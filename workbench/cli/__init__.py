@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "report": "workbench.cli.report_cmd",
     "run": "workbench.cli.run_cmd",
     "steer": "workbench.cli.steer_cmd",
+    "monitor": "workbench.cli.monitor_cmd",
 }
 
 

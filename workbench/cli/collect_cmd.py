@@ -33,7 +33,8 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True):
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
                    token_offset=config.token_offset, max_length=config.max_length,
-                   max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short, out=out,
+                   max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short,
+                   read_as=config.read_as, out=out,
                    checkpoint_every=config.checkpoint_every, progress=progress)
     return model, corpus, acts
 

@@ -38,6 +38,10 @@ class CollectConfig:
     device: str = field(default="cpu", metadata={"help": "torch device"})
     on_short: str = field(default="error", metadata={"help": "'error' or 'skip' for texts shorter than the offset"})
     checkpoint_every: int = field(default=10, metadata={"help": "batches between checkpoints"})
+    read_as: str = field(default="raw", metadata={
+        "help": "'raw' (the texts as they are) or 'assistant' (each story and neutral text placed as the "
+                "assistant's reply to a user asking for a story, under the model's chat template, and pooled "
+                "over that reply; --token-offset then counts the reply's tokens)"})
     drop_flagged: bool = field(default=False, metadata={
         "help": "leave out stories that `workbench corpus check` flags (naming their emotion, duplicates, "
                 "empty); what was dropped is recorded in the manifest"})
@@ -47,6 +51,8 @@ class CollectConfig:
             raise InputError(f"--emotions must be >= 1, got {self.emotions}")
         if self.dtype not in DTYPES:
             raise InputError(f"--dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.read_as not in ("raw", "assistant"):
+            raise InputError(f"--read-as must be 'raw' or 'assistant', got {self.read_as!r}")
         if self.on_short not in ("error", "skip"):
             raise InputError(f"--on-short must be 'error' or 'skip', got {self.on_short!r}")
         for name in ("token_offset", "max_length", "max_tokens_per_batch", "checkpoint_every"):

@@ -75,6 +75,25 @@ def _texts_and_meta(texts, meta, neutral):
     return texts, meta, sha, info
 
 
+def _chat_reading(texts, positions, read_as, chat_template):
+    """The texts to plan (stories placed in assistant turns for ``read_as="assistant"``) and what to record."""
+    from workbench.data.chat import STORY_PROMPT, as_assistant_turn, is_transcript
+
+    if read_as not in ("raw", "assistant"):
+        raise InputError(f"read_as must be 'raw' or 'assistant', got {read_as!r}")
+    chat = {"read_as": read_as, "positions": positions}
+    if any(not isinstance(t, str) and is_transcript(t) for t in texts):
+        chat["positions"] = positions or "assistant"
+    if read_as == "assistant":
+        if positions not in (None, "assistant"):
+            raise InputError(f"read_as='assistant' pools the assistant turn; positions={positions!r} contradicts it")
+        texts = [as_assistant_turn(t) if isinstance(t, str) else t for t in texts]
+        chat.update(positions="assistant", chat_prompt=STORY_PROMPT)
+    if chat_template is not None:
+        chat["chat_template"] = chat_template
+    return texts, chat
+
+
 def _describe(i, meta, plan):
     m = meta[i]
     label = ", ".join(f"{k}={m[k]}" for k in ("emotion", "topic", "story", "kind") if k in m)
@@ -85,12 +104,14 @@ def _describe(i, meta, plan):
 def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
-            corpus_sha256: str | None = None, extra_info: dict | None = None) -> StoryActivations:
+            corpus_sha256: str | None = None, extra_info: dict | None = None, positions: str | None = None,
+            read_as: str = "raw", chat_template: str | None = None) -> StoryActivations:
     """Mean ``resid_post`` of every text at every requested layer.
 
     Args:
         model: a :class:`~workbench.models.ModelAdapter`.
-        texts: a ``Corpus`` (its stories and their meta) or a list of strings (with ``meta``).
+        texts: a ``Corpus`` (its stories and their meta) or a list of strings or chat transcripts
+            (lists of ``{"role", "content"}`` messages), with ``meta``.
         neutral: neutral texts to collect after them (kind ``"neutral"``): ``"bundled"``, a JSONL
             path or a list of strings; ``None`` for none.
         layers: ``"all"`` or block indices.
@@ -103,6 +124,11 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).
+        positions: for chat transcripts, the span pooled: ``"assistant"`` (the default), ``"user"`` or
+            ``"all"`` (every message's content tokens); ``token_offset`` then counts the span's tokens.
+        read_as: ``"raw"`` (the default: texts as they are) or ``"assistant"`` (each text placed as the
+            assistant's reply to :data:`~workbench.data.chat.STORY_PROMPT`, pooled over that reply).
+        chat_template: a Jinja template instead of the tokenizer's own.
     """
     if on_short not in ("error", "skip"):
         raise InputError(f"on_short must be 'error' or 'skip', got {on_short!r}")
@@ -113,7 +139,8 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     corpus_sha = corpus_sha256 or corpus_sha
     if not texts:
         raise InputError("no texts to collect (empty corpus)")
-    plan = plan_tokens(model.tokenizer, texts, token_offset, max_length)
+    texts, chat = _chat_reading(texts, positions, read_as, chat_template)
+    plan = plan_tokens(model.tokenizer, texts, token_offset, max_length, chat.get("positions"), chat_template)
     short = plan.short()
     if short and on_short == "error":
         listed = "; ".join(_describe(i, meta, plan) for i in short[:10])
@@ -123,8 +150,10 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     keep = [i for i in range(len(texts)) if i not in set(short)]
     params = {"token_offset": token_offset, "max_length": max_length, "max_tokens_per_batch": max_tokens_per_batch,
               "on_short": on_short, "padding_side": padding_side, "texts_sha256": texts_sha256(texts)}
-    key = hashlib.sha256(json.dumps({"model": model.spec.to_dict(), "layers": list(layer_ids), **params},
+    keyed = {**params, **chat} if chat["read_as"] != "raw" or chat["positions"] is not None else params
+    key = hashlib.sha256(json.dumps({"model": model.spec.to_dict(), "layers": list(layer_ids), **keyed},
                                     sort_keys=True).encode()).hexdigest()
+    params.update(chat)
     params["key"] = key
     params["n_layers"] = model.n_layers  # the model's block count (layers may be a subset)
     out = Path(out) if out is not None else None

@@ -11,12 +11,14 @@ _EXPORTS = {
     "cka_null_levels": "workbench.figures.cka",
     "cosine_figure": "workbench.figures.cosine",
     "depth_figure": "workbench.figures.depth",
+    "monitor_heatmap": "workbench.figures.monitor",
+    "monitor_lines": "workbench.figures.monitor",
     "pca_figure": "workbench.figures.pca",
     "dose_response_figure": "workbench.figures.steering",
     "token_figure": "workbench.figures.tokens",
 }
 
 __all__ = ["pca_figure", "depth_figure", "cka_figure", "cka_null_levels", "cosine_figure", "token_figure",
-           "dose_response_figure"]
+           "dose_response_figure", "monitor_heatmap", "monitor_lines"]
 
 lazy_package(__name__, _EXPORTS)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from workbench.errors import InputError, ModelLoadError, OfflineError
-from workbench.models.registry import ALIASES, EMBEDDED
+from workbench.models.registry import ALIASES, EMBEDDED_PREFIX
 from workbench.models.spec import DTYPES
 
 __all__ = ["Resolved", "resolve", "load_hf", "TEXT_ONLY", "torch_dtype", "sha256_file"]
@@ -74,7 +74,9 @@ def resolve(name: str) -> Resolved:
         raise InputError(f"model name must be a non-empty string, got {name!r}")
     if name in ALIASES:
         target = ALIASES[name].target
-        return Resolved("embedded", name) if target == EMBEDDED else Resolved("hub", target)
+        if target.startswith(EMBEDDED_PREFIX):
+            return Resolved("embedded", target.removeprefix(EMBEDDED_PREFIX))
+        return Resolved("hub", target)
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
@@ -145,7 +147,7 @@ def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_
     if resolved.source == "embedded":
         from workbench.models.embedded import load_embedded
 
-        return load_embedded(dtype=dtype, device=device, device_map=device_map)
+        return load_embedded(resolved.location, dtype=dtype, device=device, device_map=device_map)
     common = {"dtype": dtype, "attn_implementation": "eager"}
     if device_map is not None:
         common["device_map"] = device_map

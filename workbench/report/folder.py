@@ -5,8 +5,9 @@ Required (``workbench analyze RUN_DIR`` writes them, after ``workbench collect``
 ``cka_debiased.csv``, ``cka_biased.csv``, ``valence_cosine.csv``,
 ``valence_directions.safetensors``, ``emotion_vectors.safetensors`` and
 ``summary.json``. Optional: ``token_view.json`` (``workbench run``, or ``workbench
-report RUN_DIR --tokens``) and the steering results ``steering.csv`` /
-``steering_summary.json`` (``workbench steer RUN_DIR``).
+report RUN_DIR --tokens``), the steering results ``steering.csv`` /
+``steering_summary.json`` (``workbench steer RUN_DIR``) and ``monitor.json``
+(``workbench monitor RUN_DIR``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RunData:
     ratings: object  # Ratings
     token_view: object | None = None  # TokenView
     steering: object | None = None  # a workbench.steer.SteeringResult, when the folder has one
+    monitor: object | None = None  # a workbench.monitor.MonitorResult (monitor.json), when the folder has one
 
     @property
     def label(self) -> dict:
@@ -120,7 +122,10 @@ def load_run(run_dir: str | Path, ratings=None) -> RunData:
     report = GeometryReport.load(run_dir)
     vectors = EmotionVectors.load(run_dir)
     token_view = TokenView.load(run_dir) if (run_dir / TOKEN_VIEW_FILE).is_file() else None
-    return RunData(run_dir, manifest, report, vectors, ratings, token_view, _steering(run_dir))
+    from workbench.monitor.result import MONITOR_FILE, MonitorResult
+
+    monitor = MonitorResult.load(run_dir) if (run_dir / MONITOR_FILE).is_file() else None
+    return RunData(run_dir, manifest, report, vectors, ratings, token_view, _steering(run_dir), monitor)
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu"):

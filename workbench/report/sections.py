@@ -20,7 +20,7 @@ from workbench.report.tables import (
 )
 
 __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_section", "cka_section",
-           "cosine_section", "token_section", "steering_section", "layers_section", "manifest_section"]
+           "cosine_section", "token_section", "monitor_section", "steering_section", "layers_section", "manifest_section"]
 
 MAX_STEERING_ROWS = 200
 
@@ -111,6 +111,38 @@ def token_section(data) -> Section:
     return Section("tokens", "Token view", _p(text), tuple(figs))
 
 
+MAX_MONITOR_TEXTS = 4
+
+
+def monitor_section(data) -> Section:
+    from workbench.figures import monitor_heatmap, monitor_lines
+
+    result = data.monitor
+    if result is None:
+        return Section("monitor", "Monitor", absent=(
+            f"no monitor.json in the run folder: make it with `workbench monitor {data.run_dir} --layer L "
+            "--text \"...\"` (or --transcript FILE)"))
+    shown = result.texts[:MAX_MONITOR_TEXTS]
+    figs = []
+    for t in shown:
+        figs += [monitor_heatmap(result, t.label), monitor_lines(result, text=t.label)]
+    info = result.info
+    text = (f"Every emotion's unit {info.get('kind', 'contrast')} vector read at each token's resid_post at layer "
+            f"{result.layer}, z-scored against the same projection over {info.get('neutral_tokens', '?')} tokens of "
+            f"{info.get('neutral_texts', '?')} neutral texts (2 = two neutral-token standard deviations; position 0 "
+            "is not scored). Heatmap rows by valence; dotted lines: where a message's content starts. Lines: the "
+            f"5 emotions with the highest peak z. Model: {info.get('model', 'n/a')}."
+            + (f" The first {len(shown)} of {len(result.texts)} texts." if len(shown) < len(result.texts) else ""))
+    rows = []
+    for t in shown:
+        for row in result.message_means(t.label):
+            scores = sorted(((v, e) for e, v in row.items() if e in result.emotions and v == v), reverse=True)
+            rows.append([t.label, str(row["message"]), str(row["role"]),
+                         ", ".join(f"{e} {v:+.2f}" for v, e in scores[:3]) or "no scored token"])
+    table = html_table(["text", "message", "role", "top emotions (mean z over the message's tokens)"], rows, "layers")
+    return Section("monitor", "Monitor", _p(text) + table, tuple(figs))
+
+
 def _rho(stat) -> str:
     if not stat or stat.get("rho") is None:
         return "n/a"
@@ -164,4 +196,4 @@ def manifest_section(data) -> Section:
 
 
 SECTIONS = [headline_section, depth_section, pca_section, cka_section, cosine_section, token_section,
-            steering_section, layers_section, manifest_section]
+            monitor_section, steering_section, layers_section, manifest_section]
