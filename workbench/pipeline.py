@@ -123,7 +123,10 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     stage(0, f"{name} on corpus {config.corpus}, neutral texts "
              f"{neutral if isinstance(neutral, (str, Path)) else 'given'}{f' -> {out}' if out else ''}")
     corpus = select_corpus(corpus, config.emotions, config.drop_flagged)
-    from workbench.analysis import analyze, emotion_vectors  # after the corpus: its errors come before torch loads
+    from workbench.analysis import (  # after the corpus: its errors come before torch loads
+        analyze,
+        emotion_vectors,
+    )
     from workbench.collect import collect
 
     model = _model(model, config)
