@@ -159,5 +159,6 @@ def format_table(rows) -> str:
         acc = r["accept"]
         ok = "" if acc is None else ("yes" if acc[0] <= r["value"] <= acc[1] else "**no**")
         rng = "" if acc is None else f"[{acc[0]:g}, {acc[1]:g}] {ok}"
-        lines.append(f"| {r['design']} | {r['number']} | {r['kind']} | {r['value']:.3f} | {rng} | {r['sims']} |")
+        number = r["number"].replace("|", "\\|")  # |r| inside a Markdown cell
+        lines.append(f"| {r['design']} | {number} | {r['kind']} | {r['value']:.3f} | {rng} | {r['sims']} |")
     return "\n".join(lines)
