@@ -90,10 +90,7 @@ def _from_run_folder(run_dir: Path, settings) -> SteerPlan:
         raise RunFolderError(f"run folder {run_dir} does not exist")
     _check_settings(settings)
     report = GeometryReport.load(run_dir)
-    _check_layer(settings.layer, report.n_model_layers, "--layer", report.layers)
     vectors = None if settings.direction.strip() == "valence" else EmotionVectors.load(run_dir)
-    direction_layer = settings.layer % report.n_model_layers
-    resolve_direction(settings.direction, direction_layer, report, vectors)  # a bad name fails before loading acts
     return _plan(report, vectors, StoryActivations.load(run_dir), settings, run_dir)
 
 

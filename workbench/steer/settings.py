@@ -59,7 +59,7 @@ class SteerSettings:
         "help": "layer of the read-back; None: the later analysed layer whose valence axis has the best "
                 "held-out r (valence_cv_r)"})
     batch_size: int = field(default=64, metadata={"help": "continuations per generate call"})
-    bootstrap: int = field(default=2000, metadata={"help": "bootstrap resamples (prompts, then samples within)"})
+    bootstrap: int = field(default=2000, metadata={"help": "bootstrap resamples of the prompts"})
     share_unsteered: bool = field(default=True, metadata={
         "help": "generate alpha 0 once for all directions (steering with alpha 0 is the identity)"})
 
