@@ -68,6 +68,7 @@ def test_run_equals_the_stages_called_by_hand(model, corpus):
     _same_table(result.report.layers_table(), report.layers_table())
     assert set(result.figures) == {"pca", "depth", "cka", "cosine"}
     assert len(result.figures["pca"].frames) == model.n_layers  # one slider step per layer
+    assert result._repr_html_() == result.report._repr_html_()
 
 
 def test_run_writes_the_run_folder_as_the_cli_does(model, corpus, tmp_path):
