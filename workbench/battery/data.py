@@ -109,7 +109,8 @@ def _scenario(row: dict, target: str, where: str, line: int) -> Scenario:
         if not m["content"].strip():
             raise InputError(f"{where}: a {m['role']} message is empty")
         _no_naming(m["content"], target, where)
-    name = row.get("name") if isinstance(row.get("name"), str) else f"line {line}"
+    last = " ".join(messages[-1]["content"].split())
+    name = row["name"] if isinstance(row.get("name"), str) else (last[:48] + "..." if len(last) > 48 else last)
     return Scenario(target, tuple(messages), line, name)
 
 

@@ -86,9 +86,12 @@ def block_states(model, rows: list[list[int]], positions: list[list[int]], layer
         for b, i in enumerate(batch):
             ids[b, :len(rows[i])] = torch.tensor(rows[i])
             mask[b, :len(rows[i])] = 1
-        held = {}
-        model.run_blocks(ids.to(model.device), mask.to(model.device),
-                         lambda _layer, h: held.__setitem__("h", h.detach().double().cpu()), layers=[layer])
+        held: dict = {}
+
+        def read(_layer, h, held=held):
+            held["h"] = h.detach().double().cpu()
+
+        model.run_blocks(ids.to(model.device), mask.to(model.device), read, layers=[layer])
         for b, i in enumerate(batch):
             out[i] = held["h"][b, positions[i]]
     return out

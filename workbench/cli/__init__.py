@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "report": "workbench.cli.report_cmd",
     "run": "workbench.cli.run_cmd",
     "steer": "workbench.cli.steer_cmd",
+    "lens": "workbench.cli.lens_cmd",
+    "battery": "workbench.cli.lens_cmd",
 }
 
 
