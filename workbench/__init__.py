@@ -39,6 +39,11 @@ _EXPORTS = {
     "write_report": "workbench.report",
     "token_projections": "workbench.report",
     "WorkbenchError": "workbench.errors",
+    "vector_logit_lens": "workbench.lens",
+    "LogitLens": "workbench.lens",
+    "run_battery": "workbench.battery",
+    "load_battery": "workbench.battery",
+    "BatteryResult": "workbench.battery",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,9 +7,10 @@ readings per item:
 
 - ``user_last``: the last token of the last user message's content;
 - ``opening``: the mean over the generation prompt's tokens, the assistant
-  turn's first tokens before any reply (ChatML ``<|im_start|>assistant\\n``,
-  Gemma ``<start_of_turn>model\\n``: 3 tokens each for the embedded models). They
-  are the tokens the rendered text gains with ``add_generation_prompt=True``.
+  turn's first tokens before any reply (ChatML ``<|im_start|>assistant\\n``:
+  4 tokens for SmolLM2, whose tokenizer splits "assistant"; Gemma
+  ``<start_of_turn>model\\n``: 3 tokens). They are the tokens the rendered
+  text gains with ``add_generation_prompt=True``.
   Nothing is generated, so the reading is deterministic and one forward pass
   per item gives both.
 
