@@ -14,7 +14,7 @@ readings per item:
   Nothing is generated, so the reading is deterministic and one forward pass
   per item gives both.
 
-The neutral texts (read raw, every token but BOS) give the mean and covariance
+The neutral texts (read raw, every token but the first) give the mean and covariance
 of the stream at the layer, against which projections are z-scored.
 """
 
@@ -98,11 +98,15 @@ def block_states(model, rows: list[list[int]], positions: list[list[int]], layer
     return out
 
 
-def neutral_stats(model, texts, layer: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Mean ``[d]`` and covariance ``[d, d]`` of the stream at ``layer`` over every token (BOS excepted)."""
-    tok, bos = model.tokenizer, model.tokenizer.bos_token_id
-    rows = [list(r) for r in tok(list(texts), add_special_tokens=True)["input_ids"]]
-    positions = [list(range(1 if bos is not None and r and r[0] == bos else 0, len(r))) for r in rows]
+def neutral_stats(model, texts, layer: int, max_length: int = 512) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean ``[d]`` and covariance ``[d, d]`` (ddof 1) of the stream at ``layer`` over the texts' tokens.
+
+    Position 0 is left out whether or not it is a BOS token: without one, the first token is the
+    attention sink, whose residual dwarfs the rest (the same rule as the monitor's). Texts are cut at
+    ``max_length`` tokens.
+    """
+    rows = [list(r)[:max_length] for r in model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+    positions = [list(range(1, len(r))) for r in rows]
     states = torch.cat(block_states(model, rows, positions, layer)).numpy()
     if len(states) < 2:
         raise InputError("neutral texts: fewer than 2 tokens to z-score against")
