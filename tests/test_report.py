@@ -151,6 +151,11 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     TokenView(1, texts, {"model": "tiny"}).save(folder)
     result = _steering_result()
     result.save(folder)
+    from watch_support import save_lens_and_battery
+
+    from workbench.analysis import EmotionVectors
+
+    save_lens_and_battery(EmotionVectors.load(folder), folder)
     page = write_report(folder).read_text(encoding="utf-8")
     assert 'id="absent-sections"' not in page
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-tokens-\d)"', page) == ["fig-tokens-0", "fig-tokens-1"]
