@@ -224,6 +224,11 @@ def report(tmp_path_factory):
     tok = tiny_tokenizer()
     model = adapter_from_hf(tiny_model("llama", len(tok)), tok, name="tiny-llama", backend="nnsight")
     make_token_view(model, run, texts=["the old man opened the door.", "she had a warm hand"]).save(run)
+    from watch_support import save_lens_and_battery
+
+    from workbench.analysis import EmotionVectors
+
+    save_lens_and_battery(EmotionVectors.load(run), run)
     return write_report(run)
 
 
@@ -244,7 +249,7 @@ def test_every_figure_is_drawn_without_javascript_errors(report, opened):
     browser, status = opened
     assert browser.errors() == []
     expected = ["fig-depth-0", "fig-depth-1", "fig-pca-0", "fig-cka-0", "fig-cosine-0", "fig-tokens-0",
-                "fig-tokens-1"]
+                "fig-tokens-1", "fig-lens-0", "fig-battery-0", "fig-battery-1"]
     assert [s["id"] for s in status] == expected
     assert all(s["svg"] >= 1 for s in status)
     assert drawn(browser.evaluate("document.documentElement.outerHTML")) == {fid: True for fid in expected}
