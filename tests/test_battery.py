@@ -147,6 +147,7 @@ def test_a_planted_scenario_direction_ranks_first(model):
     result = score_battery(states, _vectors(contrast, 1), n_random=500, n_sets=500)
     top = result.summary["scenarios"]["user_last"]
     assert top["ranks"] == [1, 1, 1] and top["top1"]["rate"] == 1.0 and top["top3"]["hits"] == 3
+    assert top["top1"]["p_chance"] == pytest.approx((1 / len(EMOTIONS)) ** 3)  # binomial: all 3 hit
 
 
 # ---------------------------------------------------------------- the nulls are calibrated
@@ -172,15 +173,17 @@ def test_random_directions_give_rho_centred_on_zero_and_uniform_p(model):
 def test_the_scenario_null_is_calibrated_when_targets_are_random():
     """Emotion z-scores and random-direction z-scores from one distribution: top-3 p is uniform."""
     rng = np.random.default_rng(3)
-    ps = []
+    ps, chance = [], []
     for _ in range(300):
         z = rng.standard_normal((24, 40))
         z_random = rng.standard_normal((24, 400))
         out = scenario_stats(z, list(rng.integers(40, size=24)), z_random, 400, rng)
         ps.append(out["top3"]["p"])
         assert abs(out["top3"]["null_mean"] - 3 / 40) < 0.03
-    ps = np.array(ps)
+        chance.append(out["top3"]["p_chance"])
+    ps, chance = np.array(ps), np.array(chance)
     assert np.mean(ps <= 0.05) <= 0.09 and np.mean(ps <= 0.5) >= 0.35
+    assert np.mean(chance <= 0.05) <= 0.09  # the binomial reference is calibrated (conservative) too
 
 
 def test_battery_result_saves_and_loads(model, tmp_path):

@@ -13,14 +13,17 @@ neutral tokens (``(h·u - mean_n(h·u)) / sd_n(h·u)``), so that emotions compar
 - Scenario: the rank of the target's activation among all emotions (1: highest);
   top-1 and top-3 rates over scenarios. The null ranks a random direction in
   the target's place among the other emotions; null rates come from
-  ``n_sets`` sets that give every scenario its own random direction.
+  ``n_sets`` sets that give every scenario its own random direction. Beside it,
+  ``p_chance``: the binomial tail of the hits when each scenario's target were
+  an emotion drawn at random (rate k / n_emotions), the stricter reference when
+  random directions z-score too low to ever rank high.
 - The mean rho over ladders gets its null the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import binom, rankdata
 
 __all__ = ["zscorer", "ladder_rhos", "rank_rhos", "ladder_stats", "scenario_stats", "null_summary", "READINGS"]
 
@@ -84,6 +87,8 @@ def scenario_stats(z: np.ndarray, targets: list[int], z_random: np.ndarray, n_se
     out = {"ranks": ranks.tolist(), "n_emotions": int(z.shape[1])}
     for k in (1, 3):
         rate = float(np.mean(ranks <= k))
-        out[f"top{k}"] = {"rate": rate, "hits": int(np.sum(ranks <= k)), "chance": k / z.shape[1],
+        hits = int(np.sum(ranks <= k))
+        out[f"top{k}"] = {"rate": rate, "hits": hits, "chance": k / z.shape[1],
+                          "p_chance": float(binom.sf(hits - 1, n, k / z.shape[1])),
                           **null_summary(rate, np.mean(picked <= k, axis=1))}
     return out

@@ -110,5 +110,5 @@ def headline(summary: dict) -> list[str]:
             t = sc[k]
             lines.append(f"  scenarios {k}: {t['hits']}/{len(sc['ranks'])} = {t['rate']:.3f} (random null mean "
                          f"{t['null_mean']:.3f}, 95% [{t['null_low']:.3f}, {t['null_high']:.3f}], p = {t['p']:.3f}; "
-                         f"chance {t['chance']:.3f})")
+                         f"chance {t['chance']:.3f}, binomial p = {t['p_chance']:.3f})")
     return lines

@@ -73,7 +73,8 @@ def battery_section(data):
             "projection on the unit emotion vector, z-scored against the neutral texts' tokens "
             f"({st.get('n_neutral_tokens')} tokens). Nulls: {st.get('n_random')} random unit directions in the "
             "target's place (rho and z do not depend on a direction's norm); p is one-sided (rho or rate at least "
-            "the observed).")
+            "the observed). For scenarios, the binomial p against chance (the target replaced by an emotion drawn "
+            "at random) is the stricter reference when random directions z-score too low to ever rank high.")
     parts = [_p(text)]
     for r in ("user_last", "opening"):
         rows = [[e["name"], e["target"], ", ".join(e["values"]), num(e[r]["rho"]), _range(e[r]),
@@ -87,8 +88,10 @@ def battery_section(data):
         if sc.get("ranks"):
             rates = [[k, f"{sc[k]['hits']}/{len(sc['ranks'])} = {num(sc[k]['rate'], 3)}",
                       f"{num(sc[k]['null_mean'], 3)} [{num(sc[k]['null_low'], 3)}, {num(sc[k]['null_high'], 3)}]",
-                      num(sc[k]["p"], 3), num(sc[k]["chance"], 3)] for k in ("top1", "top3")]
-            parts.append(html_table(["scenarios", "rate", "random null mean [95%]", "p", "chance (1/n, 3/n)"],
+                      num(sc[k]["p"], 3), num(sc[k]["chance"], 3), num(sc[k].get("p_chance"), 3)]
+                     for k in ("top1", "top3")]
+            parts.append(html_table(["scenarios", "rate", "random null mean [95%]", "p", "chance (1/n, 3/n)",
+                                     "binomial p vs chance"],
                                     rates, "layers"))
     scen = [x for x in result.rows if x["kind"] == "scenario"]
     by = {}
