@@ -203,6 +203,24 @@ def _truncate(path: Path, n_bytes: int) -> None:
     path.write_bytes(path.read_bytes()[:-n_bytes])
 
 
+_LADDER = {"name": "debt", "target": "worried", "template": "I owe {value}", "values": [10, 100]}
+_SCENE = {"target": "calm", "text": "the lake is still"}
+BATTERY_SETUP = {
+    "battery-no-target": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), write_rows(
+        ctx.tmp / "b.jsonl", [_SCENE, {"name": "debt", "template": "I owe {value}", "values": [1, 2]}])),
+    "battery-unknown-target": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [{**_LADDER, "target": "glad-ish"}]),
+    "battery-no-placeholder": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [{**_LADDER, "template": "I owe a lot"}]),
+    "battery-one-value": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [{**_LADDER, "values": [10]}]),
+    "battery-unknown-role": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [
+        _SCENE, {"target": "calm", "messages": [{"role": "robot", "content": "beep"}]}]),
+    "battery-names-target": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [
+        {"target": "sad", "text": "she looked at the empty chair sadly"}]),
+    "battery-ends-with-assistant": lambda ctx: write_rows(ctx.tmp / "b.jsonl", [{"target": "calm", "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]),
+    "lens-layer-not-analysed": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),
+}
+
+
 # key -> what to prepare in ctx.tmp (and, for Python rows, the names the call uses in ctx.ns)
 def _monitor_inputs(ctx) -> None:
     import torch
@@ -321,6 +339,7 @@ SETUP = {
     "vectors-unrated": lambda ctx: vector_file(ctx.tmp / "v.npz", rename=(0, "blorfy")),
     "vectors-no-layer-number": lambda ctx: vector_folder(ctx.tmp / "vecs", stray="middle.npz"),
     "vectors-without-out": lambda ctx: vector_file(ctx.tmp / "v.npz"),
+    **BATTERY_SETUP,
 }
 
 
@@ -417,6 +436,7 @@ def _no_model_load(ctx) -> None:
 
 def python_namespace() -> dict:
     from workbench.analysis import EmotionVectors, GeometryReport, emotion_vectors
+    from workbench.battery import load_battery
     from workbench.collect import collect
     from workbench.data.corpus import load_corpus
     from workbench.data.ratings import load_ratings
@@ -425,7 +445,7 @@ def python_namespace() -> dict:
 
     return {"collect": collect, "monitor": monitor, "load_ratings": load_ratings, "load_corpus": load_corpus,
             "emotion_vectors": emotion_vectors, "EmotionVectors": EmotionVectors, "GeometryReport": GeometryReport,
-            "load_model": load_model}
+            "load_model": load_model, "load_battery": load_battery}
 
 
 # ---------------------------------------------------------------- the table

@@ -231,6 +231,9 @@ def report(tmp_path_factory):
                   {"role": "assistant", "content": "she had a warm hand and the light was on"}]
     monitor(model, EmotionVectors.load(run), transcript, 1, neutral_texts=["the house at night", "a long day"],
             chat_template=PLAIN_TEMPLATE).save(run)
+    from watch_support import save_lens_and_battery
+
+    save_lens_and_battery(EmotionVectors.load(run), run)
     return write_report(run)
 
 
@@ -251,7 +254,7 @@ def test_every_figure_is_drawn_without_javascript_errors(report, opened):
     browser, status = opened
     assert browser.errors() == []
     expected = ["fig-depth-0", "fig-depth-1", "fig-pca-0", "fig-cka-0", "fig-cosine-0", "fig-tokens-0",
-                "fig-tokens-1", "fig-monitor-0", "fig-monitor-1"]
+                "fig-tokens-1", "fig-monitor-0", "fig-monitor-1", "fig-lens-0", "fig-battery-0", "fig-battery-1"]
     assert [s["id"] for s in status] == expected
     assert all(s["svg"] >= 1 for s in status)
     assert drawn(browser.evaluate("document.documentElement.outerHTML")) == {fid: True for fid in expected}

@@ -157,6 +157,12 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     result = _steering_result()
     result.save(folder)
     _monitor_result().save(folder)
+
+    from watch_support import save_lens_and_battery
+
+    from workbench.analysis import EmotionVectors
+
+    save_lens_and_battery(EmotionVectors.load(folder), folder)
     page = write_report(folder).read_text(encoding="utf-8")
     assert 'id="absent-sections"' not in page
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-monitor-\d)"', page) == ["fig-monitor-0", "fig-monitor-1"]

@@ -45,6 +45,11 @@ _EXPORTS = {
     "WorkbenchError": "workbench.errors",
     "monitor": "workbench.monitor",
     "MonitorResult": "workbench.monitor",
+    "vector_logit_lens": "workbench.lens",
+    "LogitLens": "workbench.lens",
+    "run_battery": "workbench.battery",
+    "load_battery": "workbench.battery",
+    "BatteryResult": "workbench.battery",
 }
 
 __all__ = sorted(_EXPORTS)

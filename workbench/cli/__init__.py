@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "run": "workbench.cli.run_cmd",
     "steer": "workbench.cli.steer_cmd",
     "monitor": "workbench.cli.monitor_cmd",
+    "lens": "workbench.cli.lens_cmd",
+    "battery": "workbench.cli.lens_cmd",
 }
 
 

@@ -13,12 +13,15 @@ _EXPORTS = {
     "depth_figure": "workbench.figures.depth",
     "monitor_heatmap": "workbench.figures.monitor",
     "monitor_lines": "workbench.figures.monitor",
+    "ladder_figure": "workbench.figures.lens",
+    "own_word_figure": "workbench.figures.lens",
     "pca_figure": "workbench.figures.pca",
     "dose_response_figure": "workbench.figures.steering",
     "token_figure": "workbench.figures.tokens",
 }
 
 __all__ = ["pca_figure", "depth_figure", "cka_figure", "cka_null_levels", "cosine_figure", "token_figure",
-           "dose_response_figure", "monitor_heatmap", "monitor_lines"]
+           "dose_response_figure", "monitor_heatmap", "monitor_lines",
+           "own_word_figure", "ladder_figure"]
 
 lazy_package(__name__, _EXPORTS)

@@ -18,6 +18,7 @@ from workbench.report.tables import (
     layers_html,
     manifest_html,
 )
+from workbench.report.watch_sections import battery_section, lens_section
 
 __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_section", "cka_section",
            "cosine_section", "token_section", "monitor_section", "steering_section", "layers_section", "manifest_section"]
@@ -196,4 +197,4 @@ def manifest_section(data) -> Section:
 
 
 SECTIONS = [headline_section, depth_section, pca_section, cka_section, cosine_section, token_section,
-            monitor_section, steering_section, layers_section, manifest_section]
+            monitor_section, steering_section, lens_section, battery_section, layers_section, manifest_section]
