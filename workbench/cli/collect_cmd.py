@@ -17,6 +17,10 @@ def register(sub) -> None:
                             description=__doc__)
     parser.add_argument("--out", required=True, type=Path, help="run folder to write (resumes if interrupted)")
     add_dataclass_options(parser, CollectConfig)
+    parser.add_argument("--remote", nargs="?", const="ndif", default=None, choices=("ndif", "local"),
+                        help="run each batch as an nnsight trace on NDIF (--remote; the model is built on the meta "
+                             "device, the key comes from NDIF_API_KEY or `nnsight login`), or through nnsight's "
+                             "local simulation of a remote run (--remote local); only pooled sums come back")
     parser.set_defaults(func=run)
 
 
@@ -40,23 +44,38 @@ def texts_for(config: CollectConfig):
     return corpus, texts, meta
 
 
-def collect_run(config: CollectConfig, out: Path, progress: bool = True):
+def _model_for(config: CollectConfig, remote: str | None):
     import workbench as wb
+
+    if remote == "ndif":
+        from workbench.models.hf import resolve
+        from workbench.models.ndif import check_remote_ready
+        from workbench.models.remote_model import load_remote_model
+
+        resolved = resolve(config.model)
+        if resolved.source == "hub":  # before the config and tokenizer are fetched
+            check_remote_ready(resolved.location)
+        return load_remote_model(config.model)
+    return wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
+
+
+def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None):
     from workbench.collect import collect
 
     corpus, texts, meta = texts_for(config)
-    model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
+    model = _model_for(config, remote)
     acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
                    on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
                    corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
-                                                            "dropped_stories": list(corpus.dropped)})
+                                                            "dropped_stories": list(corpus.dropped)},
+                   remote={None: False, "ndif": True, "local": "local"}[remote])
     return model, corpus, acts
 
 
 def run(args) -> int:
     config = dataclass_from_args(CollectConfig, args)
-    _, corpus, acts = collect_run(config, args.out)
+    _, corpus, acts = collect_run(config, args.out, remote=args.remote)
     info = acts.info
     print(json.dumps({"out": str(args.out), "texts": len(acts), "layers": len(acts.layers),
                       "d_model": acts.d_model, "corpus": corpus.name, "corpus_sha256": corpus.sha256,

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from workbench.collect.activations import MANIFEST_FILE, StoryActivations
 from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_sha256
+from workbench.collect.pooling import masked_sum
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
 
@@ -62,7 +63,8 @@ def _describe(i, meta, plan):
 def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
-            corpus_sha256: str | None = None, extra_info: dict | None = None) -> StoryActivations:
+            corpus_sha256: str | None = None, extra_info: dict | None = None,
+            remote: bool | str = False) -> StoryActivations:
     """Mean ``resid_post`` of every text at every requested layer.
 
     Args:
@@ -78,6 +80,8 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).
+        remote: ``True`` runs every batch as an nnsight trace on NDIF, ``"local"`` through the local
+            simulation of it (:mod:`workbench.collect.remote`); the pooling is reduced inside the trace.
     """
     if on_short not in ("error", "skip"):
         raise InputError(f"on_short must be 'error' or 'skip', got {on_short!r}")
@@ -118,7 +122,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     batches = make_batches(lengths, max_tokens_per_batch, order=keep)
     n, d = len(texts), model.d_model
     means = torch.zeros((n, len(layer_ids), d), dtype=torch.float32)
-    start_batch = _resume(out, key, means) if out is not None else 0
+    start_batch = _resume(out, key, means) if out is not None and not remote else 0
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     column = {layer: j for j, layer in enumerate(layer_ids)}
     total_tokens = sum(lengths[i] for i in keep)
@@ -126,14 +130,22 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     t0, run_tokens = time.perf_counter(), 0
     bar = tqdm(total=total_tokens, initial=done_tokens, unit="tok", unit_scale=True, disable=not progress,
                desc=f"collect {model.name}", dynamic_ncols=True)
+    remote_info = None
     try:
-        for b, batch in enumerate(batches[start_batch:], start=start_batch):
+        if remote:
+            from workbench.collect.remote import collect_batches_remote
+
+            remote_info = collect_batches_remote(model, plan, batches, layer_ids, means, remote=remote,
+                                                 padding_side=padding_side, pad_id=pad_id, key=key, bar=bar,
+                                                 store=out / _PARTIAL / "remote" if out is not None else None)
+            run_tokens = remote_info.pop("tokens")
+        for b, batch in enumerate([] if remote else batches[start_batch:], start=start_batch):
             input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
             counts = weights.sum(1, keepdim=True)
             rows = torch.tensor(batch)
 
             def read(layer, hidden, rows=rows, weights=weights, counts=counts):
-                pooled = torch.bmm(weights.unsqueeze(1), hidden.float()).squeeze(1) / counts
+                pooled = masked_sum(weights, hidden).to(counts.device) / counts
                 means[rows, column[layer]] = pooled
 
             model.run_blocks(input_ids.to(model.device), mask.to(model.device), read, layers=layer_ids)
@@ -150,7 +162,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
-            "versions": _versions(), **(extra_info or {})}
+            "versions": _versions(), **({"remote": remote_info} if remote_info else {}), **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
     acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info)
