@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "report": "workbench.cli.report_cmd",
     "run": "workbench.cli.run_cmd",
     "steer": "workbench.cli.steer_cmd",
+    "merge": "workbench.cli.merge_cmd",
 }
 
 

@@ -21,6 +21,9 @@ def register(sub) -> None:
                         help="run each batch as an nnsight trace on NDIF (--remote; the model is built on the meta "
                              "device, the key comes from NDIF_API_KEY or `nnsight login`), or through nnsight's "
                              "local simulation of a remote run (--remote local); only pooled sums come back")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run batches I, I+N, I+2N, ... of the plan (shards numbered from 0) and write a "
+                             "partial run to --out; `workbench merge` adds the N shards into the full run")
     parser.set_defaults(func=run)
 
 
@@ -59,7 +62,8 @@ def _model_for(config: CollectConfig, remote: str | None):
     return wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
 
 
-def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None):
+def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None,
+                shard: str | None = None):
     from workbench.collect import collect
 
     corpus, texts, meta = texts_for(config)
@@ -69,13 +73,17 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote:
                    on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
                    corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
                                                             "dropped_stories": list(corpus.dropped)},
-                   remote={None: False, "ndif": True, "local": "local"}[remote])
+                   remote={None: False, "ndif": True, "local": "local"}[remote], shard=shard)
     return model, corpus, acts
 
 
 def run(args) -> int:
     config = dataclass_from_args(CollectConfig, args)
-    _, corpus, acts = collect_run(config, args.out, remote=args.remote)
+    if args.shard is not None:
+        from workbench.collect.shards import parse_shard
+
+        parse_shard(args.shard)  # before a model is loaded
+    _, corpus, acts = collect_run(config, args.out, remote=args.remote, shard=args.shard)
     info = acts.info
     print(json.dumps({"out": str(args.out), "texts": len(acts), "layers": len(acts.layers),
                       "d_model": acts.d_model, "corpus": corpus.name, "corpus_sha256": corpus.sha256,

@@ -113,12 +113,12 @@ def _check_model(model, remote):
 
 
 def collect_batches_remote(model, plan, batches, layer_ids, means, *, remote, padding_side: str, pad_id: int,
-                           store: Path | None, key: str, bar=None) -> dict:
+                           store: Path | None, key: str, bar=None, only: tuple[int, int] | None = None) -> dict:
     """Fill ``means`` (``[n_texts, n_layers, d_model]``) batch by batch through remote traces.
 
     Returns what to record in ``info["remote"]``: the mode, the job ids, the
     bytes of each result, how many batches were reused from ``store``, and the
-    tokens run here.
+    tokens run here. ``only=(i, n)`` runs batches ``i, i + n, ...`` (a shard) and leaves the others' rows 0.
     """
     from workbench.models.ndif import remote_backend, ship_by_value
 
@@ -133,6 +133,8 @@ def collect_batches_remote(model, plan, batches, layer_ids, means, *, remote, pa
     finished = saved.finished() if saved is not None else {}
     jobs, reused, tokens, result_bytes, returned = [], 0, 0, [], []
     for b, batch in enumerate(batches):
+        if only is not None and b % only[1] != only[0]:
+            continue
         input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
         counts = weights.sum(1)
         got = saved.load(finished[b]) if b in finished else None

@@ -64,7 +64,7 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
             corpus_sha256: str | None = None, extra_info: dict | None = None,
-            remote: bool | str = False) -> StoryActivations:
+            remote: bool | str = False, shard: tuple[int, int] | str | None = None) -> StoryActivations:
     """Mean ``resid_post`` of every text at every requested layer.
 
     Args:
@@ -82,12 +82,20 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).
         remote: ``True`` runs every batch as an nnsight trace on NDIF, ``"local"`` through the local
             simulation of it (:mod:`workbench.collect.remote`); the pooling is reduced inside the trace.
+        shard: ``(i, n)`` or ``"i/n"``: run batches ``i, i + n, ...`` of the plan and write a partial run to
+            ``out`` (:mod:`workbench.collect.shards`); returns the shard's texts only.
     """
     if on_short not in ("error", "skip"):
         raise InputError(f"on_short must be 'error' or 'skip', got {on_short!r}")
     if padding_side not in ("left", "right"):
         raise InputError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     layer_ids = model.check_layers(layers)
+    if shard is not None:
+        from workbench.collect.shards import parse_shard
+
+        shard = parse_shard(shard)
+        if out is None:
+            raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
     texts, meta, corpus_sha = _texts_and_meta(texts, meta)
     corpus_sha = corpus_sha256 or corpus_sha
     if not texts:
@@ -137,9 +145,12 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
 
             remote_info = collect_batches_remote(model, plan, batches, layer_ids, means, remote=remote,
                                                  padding_side=padding_side, pad_id=pad_id, key=key, bar=bar,
-                                                 store=out / _PARTIAL / "remote" if out is not None else None)
+                                                 store=out / _PARTIAL / "remote" if out is not None else None,
+                                                 only=None if shard is None else shard)
             run_tokens = remote_info.pop("tokens")
         for b, batch in enumerate([] if remote else batches[start_batch:], start=start_batch):
+            if shard is not None and b % shard[1] != shard[0]:
+                continue
             input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
             counts = weights.sum(1, keepdim=True)
             rows = torch.tensor(batch)
@@ -166,6 +177,13 @@ def collect(model, texts, *, meta=None, layers="all", token_offset: int = 50, ma
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
     acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info)
+    if shard is not None:
+        from workbench.collect.shards import save_shard
+
+        info["shard"] = list(shard)
+        shard_acts = save_shard(out, acts, shard, batches, short)
+        shutil.rmtree(out / _PARTIAL, ignore_errors=True)
+        return shard_acts
     if short:
         acts = acts.select([i for i in range(n) if i not in set(short)])
     if out is not None:
