@@ -266,3 +266,44 @@ def test_cli_remote_local_writes_the_same_run_folder(tmp_path, tokenizer):
     torch.testing.assert_close(remote.means, local.means, rtol=1e-5, atol=1e-5)
     assert remote.info["remote"]["mode"] == "local" and "remote" not in local.info
     assert main([*args, "--out", str(tmp_path / "ndif"), "--remote"]) == 2  # a local folder is not on NDIF
+
+
+def test_the_deployment_check_reads_ndif_status(monkeypatch):
+    """A loopback stand-in for NDIF's /status: a model that is not RUNNING there is refused before submitting."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from workbench.models.ndif import check_remote_ready
+
+    status = {"deployments": {
+        "a": {"repo_id": "meta-llama/Llama-3.1-8B", "revision": "main", "application_state": "RUNNING"},
+        "b": {"repo_id": "swiss-ai/Apertus-8B-Instruct-2509", "revision": "main", "application_state": "DEPLOYING"}}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(status).encode()
+            self.send_response(200 if self.path == "/status" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("NDIF_API_KEY", "not-a-real-key")
+        monkeypatch.setenv("NDIF_HOST", f"http://127.0.0.1:{server.server_port}")
+        assert check_remote_ready("meta-llama/llama-3.1-8b") == "not-a-real-key"
+        with pytest.raises(RemoteUnavailableError, match=r"Apertus-8B-Instruct-2509 \(revision main\) is not "
+                                                         r"deployed on NDIF .*running now: \['meta-llama/Llama-3.1-8B'\]"):
+            check_remote_ready("swiss-ai/Apertus-8B-Instruct-2509")
+        with pytest.raises(RemoteUnavailableError, match="revision v2"):
+            check_remote_ready("meta-llama/Llama-3.1-8B", "v2")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -208,10 +208,12 @@ def check_remote_ready(repo_id: str, revision: str | None = None, timeout: float
                                      "read from a run folder); get one at https://login.ndif.us")
     host = _host()
     _reachable(host, timeout)
-    from nnsight.ndif import _get
+    import httpx
 
     try:
-        deployments = _get("/status", timeout=(timeout, 30.0)).get("deployments", {})
+        response = httpx.get(f"{host.rstrip('/')}/status", timeout=httpx.Timeout(timeout, read=30.0))
+        response.raise_for_status()
+        deployments = response.json().get("deployments", {})
     except Exception as exc:  # an HTTP error or a malformed answer: NDIF cannot be used now
         raise RemoteUnavailableError(f"NDIF at {host} did not report its models ({exc})") from None
     running = sorted({d.get("repo_id", "?") for d in deployments.values() if d.get("application_state") == "RUNNING"})
@@ -229,5 +231,5 @@ def remote_backend(model, remote, api_key_value: str | None = None):
     if remote == "local":
         return SimulatedNDIF(model)
     if remote is True:
-        return _remote_backend_class()(model.to_model_key(), api_key=api_key_value, blocking=True)
+        return _remote_backend_class()(model.to_model_key(), host=_host(), api_key=api_key_value, blocking=True)
     raise InputError(f"remote must be True (NDIF) or 'local' (simulated here), got {remote!r}")
