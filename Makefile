@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab wheel-check
+.PHONY: install test test-slow test-all test-notebooks lint demo chromium test-browser clean-venv lab lab-install test-lab wheel-check gpu-check
 
 $(STAMP): pyproject.toml setup.py constraints.txt Makefile
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ test-notebooks: install
 
 lint: install
 	$(PY) -m ruff check workbench tests benchmarks
+
+# On a CUDA machine: one table of parity, throughput, device_map="auto" and peak GPU memory; without CUDA: one line, exit 0.
+gpu-check: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) benchmarks/gpu_check.py
 
 # The main job, offline: the embedded Gemma 3 270M on the bundled corpus -> runs/gemma-3-270m-bundled/report.html.
 # DEMO_ARGS adds `workbench run` options (e.g. DEMO_ARGS="--emotions 20 --out runs/quick").

@@ -397,6 +397,40 @@ def vector_file(path: Path, emotions_cut=0, nan=None, pickled=False, rename=None
 
         save_file({"vectors": vectors}, str(path), metadata={"emotions": json.dumps(emotions)})
     return path
+    "remote-not-hub": _good_corpus,
+    "remote-no-key": lambda ctx: (_good_corpus(ctx), _no_ndif_key(ctx)),
+    "remote-host-unreachable": lambda ctx: (_good_corpus(ctx), _closed_ndif_host(ctx)),
+    "shard-out-of-range": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
+    "merge-different-plans": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), _shard(ctx.tmp / "b", 1, 4)),
+    "merge-shard-missing": lambda ctx: _shard(ctx.tmp / "a", 0, 3),
+    "merge-not-a-shard": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), run_folder(ctx.tmp / "run")),
+}
+
+
+def _no_ndif_key(ctx) -> None:
+    from nnsight.schema.config import CONFIG
+
+    ctx.monkeypatch.delenv("NDIF_API_KEY", raising=False)
+    ctx.monkeypatch.setattr(CONFIG.API, "APIKEY", None)
+
+
+def _closed_ndif_host(ctx) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: refused at once, no network
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx.monkeypatch.setenv("NDIF_API_KEY", "not-a-real-key")
+    ctx.monkeypatch.setenv("NDIF_HOST", f"http://127.0.0.1:{port}")
+
+
+def _shard(folder: Path, i: int, offset: int) -> None:
+    """Shard i of 2 of a collect of the GOOD stories on the tiny model."""
+    from workbench.collect import collect
+
+    texts = [story for row in GOOD for story in row["stories"]]
+    collect(tiny_adapter(), texts, token_offset=offset, max_tokens_per_batch=20, shard=(i, 2), out=folder,
+            progress=False)
 
 
 def _vectors_replaced(ctx) -> None:

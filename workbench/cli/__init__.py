@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "workbench.cli.monitor_cmd",
     "lens": "workbench.cli.lens_cmd",
     "battery": "workbench.cli.lens_cmd",
+    "merge": "workbench.cli.merge_cmd",
 }
 
 

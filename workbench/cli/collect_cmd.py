@@ -17,18 +17,65 @@ def register(sub) -> None:
                             description=__doc__)
     parser.add_argument("--out", required=True, type=Path, help="run folder to write (resumes if interrupted)")
     add_dataclass_options(parser, CollectConfig)
+    parser.add_argument("--remote", nargs="?", const="ndif", default=None, choices=("ndif", "local"),
+                        help="run each batch as an nnsight trace on NDIF (--remote; the model is built on the meta "
+                             "device, the key comes from NDIF_API_KEY or `nnsight login`), or through nnsight's "
+                             "local simulation of a remote run (--remote local); only pooled sums come back")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run batches I, I+N, I+2N, ... of the plan (shards numbered from 0) and write a "
+                             "partial run to --out; `workbench merge` adds the N shards into the full run")
     parser.set_defaults(func=run)
 
 
+<<<<<<< HEAD
 def collect_run(config: CollectConfig, out: Path, progress: bool = True):
     from workbench.pipeline import select_corpus
 
     corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
     from transformers.utils import logging as hf_logging
 
+=======
+def texts_for(config: CollectConfig):
+    """The stories (and neutral texts, marked kind=neutral) to collect, with their meta rows."""
+    from workbench.data.corpus import load_corpus
+    from workbench.data.neutral import load_neutral_texts
+
+    corpus = load_corpus(config.corpus)
+    if config.emotions is not None:
+        corpus = corpus.head(config.emotions)
+    if config.drop_flagged:
+        from workbench.data.validate import drop_flagged, validate
+
+        corpus = drop_flagged(corpus, validate(corpus), kinds=("names_emotion", "duplicate", "empty"))
+    texts, meta = list(corpus.texts), corpus.meta()
+    if config.neutral != "none":
+        neutral = load_neutral_texts(None if config.neutral == "bundled" else config.neutral)
+        texts += list(neutral)
+        meta += [{"kind": "neutral", "story": i} for i in range(len(neutral))]
+    return corpus, texts, meta
+
+
+def _model_for(config: CollectConfig, remote: str | None):
+>>>>>>> i18
     import workbench as wb
+
+    if remote == "ndif":
+        from workbench.models.hf import resolve
+        from workbench.models.ndif import check_remote_ready
+        from workbench.models.remote_model import load_remote_model
+
+        resolved = resolve(config.model)
+        if resolved.source == "hub":  # before the config and tokenizer are fetched
+            check_remote_ready(resolved.location)
+        return load_remote_model(config.model)
+    return wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
+
+
+def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None,
+                shard: str | None = None):
     from workbench.collect import collect
 
+<<<<<<< HEAD
     hf_logging.disable_progress_bar()  # the collect bar is the one progress display of this stage
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
@@ -36,12 +83,26 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True):
                    max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short,
                    read_as=config.read_as, out=out,
                    checkpoint_every=config.checkpoint_every, progress=progress)
+=======
+    corpus, texts, meta = texts_for(config)
+    model = _model_for(config, remote)
+    acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
+                   max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
+                   on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
+                   corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
+                                                            "dropped_stories": list(corpus.dropped)},
+                   remote={None: False, "ndif": True, "local": "local"}[remote], shard=shard)
+>>>>>>> i18
     return model, corpus, acts
 
 
 def run(args) -> int:
     config = dataclass_from_args(CollectConfig, args)
-    _, corpus, acts = collect_run(config, args.out)
+    if args.shard is not None:
+        from workbench.collect.shards import parse_shard
+
+        parse_shard(args.shard)  # before a model is loaded
+    _, corpus, acts = collect_run(config, args.out, remote=args.remote, shard=args.shard)
     info = acts.info
     print(json.dumps({"out": str(args.out), "texts": len(acts), "layers": len(acts.layers),
                       "d_model": acts.d_model, "corpus": corpus.name, "corpus_sha256": corpus.sha256,

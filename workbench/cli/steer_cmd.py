@@ -35,6 +35,10 @@ def register(subparsers) -> None:
                    help="torch threads while generating (default: 1; a small model's many tiny ops stall on a "
                         "busy shared CPU with more; 0: torch's default)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    p.add_argument("--remote", nargs="?", const="ndif", default=None, choices=("ndif", "local"),
+                   help="generate as nnsight traces with the steering inside them: on NDIF (--remote), or through "
+                        "nnsight's local simulation of a remote run (--remote local); sampling is seeded per row "
+                        "on the server, as here. Scoring (read-back, perplexity) runs on the local model")
     p.set_defaults(func=run_steer)
 
 
@@ -72,7 +76,15 @@ def run_steer(args) -> int:
     from workbench.steer import prepare_steering, run_steering
 
     plan = prepare_steering(args.run_dir, settings)
+    if args.remote == "ndif":
+        raise InputError("steer --remote (NDIF): the read-back and perplexity scores need the model's hidden states "
+                         "on this machine, which a model hosted on NDIF does not give; generate on NDIF from Python "
+                         "(workbench.steer.remote.generate_remote) or simulate the remote run with --remote local")
     model = wb.load_model(args.model or plan.model.get("name"), backend=args.backend, dtype=args.dtype)
+    if args.remote == "local":
+        from workbench.steer.remote import RemoteGeneration
+
+        model = RemoteGeneration(model, "local")
     if args.generate_threads < 0:
         raise InputError(f"--generate-threads must be >= 0, got {args.generate_threads}")
     result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from workbench.collect.activations import MANIFEST_FILE, StoryActivations
 from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_sha256
+from workbench.collect.pooling import masked_norm_sum, masked_sum
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
 
@@ -105,7 +106,8 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
             corpus_sha256: str | None = None, extra_info: dict | None = None, positions: str | None = None,
-            read_as: str = "raw", chat_template: str | None = None) -> StoryActivations:
+            read_as: str = "raw", chat_template: str | None = None, remote: bool | str = False,
+            shard: tuple[int, int] | str | None = None) -> StoryActivations:
     """Mean ``resid_post`` of every text at every requested layer.
 
     Args:
@@ -129,12 +131,22 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
         read_as: ``"raw"`` (the default: texts as they are) or ``"assistant"`` (each text placed as the
             assistant's reply to :data:`~workbench.data.chat.STORY_PROMPT`, pooled over that reply).
         chat_template: a Jinja template instead of the tokenizer's own.
+        remote: ``True`` runs every batch as an nnsight trace on NDIF, ``"local"`` through the local
+            simulation of it (:mod:`workbench.collect.remote`); the pooling is reduced inside the trace.
+        shard: ``(i, n)`` or ``"i/n"``: run batches ``i, i + n, ...`` of the plan and write a partial run to
+            ``out`` (:mod:`workbench.collect.shards`); returns the shard's texts only.
     """
     if on_short not in ("error", "skip"):
         raise InputError(f"on_short must be 'error' or 'skip', got {on_short!r}")
     if padding_side not in ("left", "right"):
         raise InputError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     layer_ids = model.check_layers(layers)
+    if shard is not None:
+        from workbench.collect.shards import parse_shard
+
+        shard = parse_shard(shard)
+        if out is None:
+            raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
     texts, meta, corpus_sha, corpus_info = _texts_and_meta(texts, meta, neutral)
     corpus_sha = corpus_sha256 or corpus_sha
     if not texts:
@@ -173,7 +185,7 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     n, d = len(texts), model.d_model
     means = torch.zeros((n, len(layer_ids), d), dtype=torch.float32)
     token_norms = torch.zeros((n, len(layer_ids)), dtype=torch.float32)
-    start_batch = _resume(out, key, means, token_norms) if out is not None else 0
+    start_batch = _resume(out, key, means, token_norms) if out is not None and not remote else 0
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     column = {layer: j for j, layer in enumerate(layer_ids)}
     total_tokens = sum(lengths[i] for i in keep)
@@ -181,16 +193,26 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     t0, run_tokens = time.perf_counter(), 0
     bar = tqdm(total=total_tokens, initial=done_tokens, unit="tok", unit_scale=True, disable=not progress,
                desc=f"collect {model.name}", dynamic_ncols=True)
+    remote_info = None
     try:
-        for b, batch in enumerate(batches[start_batch:], start=start_batch):
+        if remote:
+            from workbench.collect.remote import collect_batches_remote
+
+            remote_info = collect_batches_remote(model, plan, batches, layer_ids, means, token_norms, remote=remote,
+                                                 padding_side=padding_side, pad_id=pad_id, key=key, bar=bar,
+                                                 store=out / _PARTIAL / "remote" if out is not None else None,
+                                                 only=None if shard is None else shard)
+            run_tokens = remote_info.pop("tokens")
+        for b, batch in enumerate([] if remote else batches[start_batch:], start=start_batch):
+            if shard is not None and b % shard[1] != shard[0]:
+                continue
             input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
             counts = weights.sum(1, keepdim=True)
             rows = torch.tensor(batch)
 
             def read(layer, hidden, rows=rows, weights=weights, counts=counts):
-                h = hidden.float()
-                means[rows, column[layer]] = torch.bmm(weights.unsqueeze(1), h).squeeze(1) / counts
-                token_norms[rows, column[layer]] = (weights * h.norm(dim=-1)).sum(1) / counts.squeeze(1)
+                means[rows, column[layer]] = masked_sum(weights, hidden).to(counts.device) / counts
+                token_norms[rows, column[layer]] = masked_norm_sum(weights, hidden).to(counts.device) / counts[:, 0]
 
             model.run_blocks(input_ids.to(model.device), mask.to(model.device), read, layers=layer_ids)
             tokens = sum(lengths[i] for i in batch)
@@ -206,11 +228,19 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
-            "versions": _versions(), **corpus_info, **(extra_info or {})}
+            "versions": _versions(), **corpus_info, **({"remote": remote_info} if remote_info else {}),
+            **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
     acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info,
                             token_norms=token_norms)
+    if shard is not None:
+        from workbench.collect.shards import save_shard
+
+        info["shard"] = list(shard)
+        shard_acts = save_shard(out, acts, shard, batches, short)
+        shutil.rmtree(out / _PARTIAL, ignore_errors=True)
+        return shard_acts
     if short:
         acts = acts.select([i for i in range(n) if i not in set(short)])
     if out is not None:
