@@ -340,6 +340,13 @@ SETUP = {
     "vectors-no-layer-number": lambda ctx: vector_folder(ctx.tmp / "vecs", stray="middle.npz"),
     "vectors-without-out": lambda ctx: vector_file(ctx.tmp / "v.npz"),
     **BATTERY_SETUP,
+    "remote-not-hub": _good_corpus,
+    "remote-no-key": lambda ctx: (_good_corpus(ctx), _no_ndif_key(ctx)),
+    "remote-host-unreachable": lambda ctx: (_good_corpus(ctx), _closed_ndif_host(ctx)),
+    "shard-out-of-range": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
+    "merge-different-plans": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), _shard(ctx.tmp / "b", 1, 4)),
+    "merge-shard-missing": lambda ctx: _shard(ctx.tmp / "a", 0, 3),
+    "merge-not-a-shard": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), run_folder(ctx.tmp / "run")),
 }
 
 
@@ -397,14 +404,6 @@ def vector_file(path: Path, emotions_cut=0, nan=None, pickled=False, rename=None
 
         save_file({"vectors": vectors}, str(path), metadata={"emotions": json.dumps(emotions)})
     return path
-    "remote-not-hub": _good_corpus,
-    "remote-no-key": lambda ctx: (_good_corpus(ctx), _no_ndif_key(ctx)),
-    "remote-host-unreachable": lambda ctx: (_good_corpus(ctx), _closed_ndif_host(ctx)),
-    "shard-out-of-range": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
-    "merge-different-plans": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), _shard(ctx.tmp / "b", 1, 4)),
-    "merge-shard-missing": lambda ctx: _shard(ctx.tmp / "a", 0, 3),
-    "merge-not-a-shard": lambda ctx: (_shard(ctx.tmp / "a", 0, 3), run_folder(ctx.tmp / "run")),
-}
 
 
 def _no_ndif_key(ctx) -> None:

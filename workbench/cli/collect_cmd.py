@@ -27,36 +27,7 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-<<<<<<< HEAD
-def collect_run(config: CollectConfig, out: Path, progress: bool = True):
-    from workbench.pipeline import select_corpus
-
-    corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
-    from transformers.utils import logging as hf_logging
-
-=======
-def texts_for(config: CollectConfig):
-    """The stories (and neutral texts, marked kind=neutral) to collect, with their meta rows."""
-    from workbench.data.corpus import load_corpus
-    from workbench.data.neutral import load_neutral_texts
-
-    corpus = load_corpus(config.corpus)
-    if config.emotions is not None:
-        corpus = corpus.head(config.emotions)
-    if config.drop_flagged:
-        from workbench.data.validate import drop_flagged, validate
-
-        corpus = drop_flagged(corpus, validate(corpus), kinds=("names_emotion", "duplicate", "empty"))
-    texts, meta = list(corpus.texts), corpus.meta()
-    if config.neutral != "none":
-        neutral = load_neutral_texts(None if config.neutral == "bundled" else config.neutral)
-        texts += list(neutral)
-        meta += [{"kind": "neutral", "story": i} for i in range(len(neutral))]
-    return corpus, texts, meta
-
-
 def _model_for(config: CollectConfig, remote: str | None):
->>>>>>> i18
     import workbench as wb
 
     if remote == "ndif":
@@ -73,26 +44,20 @@ def _model_for(config: CollectConfig, remote: str | None):
 
 def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None,
                 shard: str | None = None):
+    from workbench.pipeline import select_corpus
+
+    corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
+    from transformers.utils import logging as hf_logging
+
     from workbench.collect import collect
 
-<<<<<<< HEAD
     hf_logging.disable_progress_bar()  # the collect bar is the one progress display of this stage
-    model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
+    model = _model_for(config, remote)
     acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
                    token_offset=config.token_offset, max_length=config.max_length,
                    max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short,
-                   read_as=config.read_as, out=out,
-                   checkpoint_every=config.checkpoint_every, progress=progress)
-=======
-    corpus, texts, meta = texts_for(config)
-    model = _model_for(config, remote)
-    acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
-                   max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
-                   on_short=config.on_short, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
-                   corpus_sha256=corpus.sha256, extra_info={"corpus": corpus.name,
-                                                            "dropped_stories": list(corpus.dropped)},
+                   read_as=config.read_as, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
                    remote={None: False, "ndif": True, "local": "local"}[remote], shard=shard)
->>>>>>> i18
     return model, corpus, acts
 
 
