@@ -30,6 +30,7 @@ def test_remote_local_equals_local_collect(adapter, side):
     local = collect(adapter, texts, **kw)
     remote = collect(adapter, texts, remote="local", **kw)
     torch.testing.assert_close(remote.means, local.means, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(remote.token_norms, local.token_norms, rtol=1e-5, atol=1e-5)
     assert torch.equal(remote.means, local.means)  # same ops on the same inputs: bitwise here
     assert torch.equal(remote.n_tokens, local.n_tokens)
     info = remote.info["remote"]
@@ -51,7 +52,8 @@ def _saved_size(tensors: dict) -> int:
 
 
 def test_only_the_sums_and_counts_come_back(adapter):
-    """What each request returns is a [batch, layer, d_model] fp32 tensor and a [batch] one, nothing else."""
+    """What each request returns is a [batch, layer, d_model] fp32 tensor of sums, a [batch, layer] one of
+    token-norm sums (the steering norm) and a [batch] one of counts, nothing else."""
     from workbench.collect.plan import make_batches, plan_tokens
 
     texts = _texts(9, seed=1)
@@ -59,9 +61,11 @@ def test_only_the_sums_and_counts_come_back(adapter):
     plan = plan_tokens(adapter.tokenizer, texts, 3, 512)
     batches = make_batches([len(r) for r in plan.ids], 80)
     info = acts.info["remote"]
-    assert info["returned"] == [{"counts": len(b) * 4, "sums": len(b) * 3 * 64 * 4} for b in batches]
+    assert info["returned"] == [{"counts": len(b) * 4, "norms": len(b) * 3 * 4, "sums": len(b) * 3 * 64 * 4}
+                                for b in batches]
     # the serialized result (torch.save, as NDIF sends it) adds a fixed container, whatever the batch
-    expected = [_saved_size({"counts": torch.zeros(len(b)), "sums": torch.zeros(len(b), 3, 64)}) for b in batches]
+    expected = [_saved_size({"counts": torch.zeros(len(b)), "norms": torch.zeros(len(b), 3),
+                             "sums": torch.zeros(len(b), 3, 64)}) for b in batches]
     assert [abs(g - e) for g, e in zip(info["result_bytes"], expected)] <= [64] * len(batches)
     hidden = [len(b) * max(len(plan.ids[i]) for i in b) * 3 * 64 * 4 for b in batches]  # the full hidden states
     assert sum(info["result_bytes"]) < sum(hidden) / 2

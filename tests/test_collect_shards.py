@@ -34,6 +34,7 @@ def test_three_shards_merge_to_the_one_process_run_bitwise(adapter, tmp_path):
     assert sum(len(p) for p in parts) == len(whole) and all(len(p) for p in parts)
     merged = merge_shards([tmp_path / f"s{i}" for i in (2, 0, 1)], tmp_path / "merged")
     assert torch.equal(merged.means, whole.means) and torch.equal(merged.n_tokens, whole.n_tokens)
+    assert torch.equal(merged.token_norms, whole.token_norms)  # the steering norm's per-text token norms
     assert merged.meta == whole.meta and merged.params == whole.params and merged.layers == whole.layers
     loaded = StoryActivations.load(tmp_path / "merged")
     assert torch.equal(loaded.means, whole.means) and loaded.info["shards"] == 3
@@ -46,6 +47,7 @@ def test_remote_shards_merge_too(adapter, tmp_path):
         collect(adapter, texts, shard=(i, 2), remote="local", out=tmp_path / f"s{i}", **KW)
     merged = merge_shards([tmp_path / "s0", tmp_path / "s1"], tmp_path / "merged")
     assert torch.equal(merged.means, whole.means)
+    torch.testing.assert_close(merged.token_norms, whole.token_norms, rtol=1e-5, atol=1e-5)
 
 
 def test_shards_of_different_plans_or_incomplete_sets_are_refused(adapter, tmp_path):
