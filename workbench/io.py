@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines"]
+           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
 
 
 def _file_mode() -> int:
@@ -144,8 +144,9 @@ def read_json(path: str | Path):
     from workbench.errors import RunFolderError
 
     path = Path(path)
-    if not path.is_file():
-        raise RunFolderError(f"{path} does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise RunFolderError(f"{path} {problem}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -154,6 +155,23 @@ def read_json(path: str | Path):
         raise RunFolderError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise RunFolderError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a regular file, said as what is true ("does not exist", "is a
+    folder, not a file", "is a named pipe (FIFO), not a regular file", "is a symbolic link loop"), or
+    None when it is one. Nothing is opened: a FIFO is never waited on."""
+    from workbench.runfolder import _special
+
+    path = Path(path)
+    special = _special(path)
+    if special:
+        return f"is {special}, not a regular file"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if not path.exists():
+        return "does not exist"
+    return None
 
 
 def jsonl_lines(text: str) -> list[str]:
@@ -173,6 +191,9 @@ def iter_jsonl(path: str | Path, label: str | None = None):
 
     path = Path(path)
     label = label or str(path)
+    problem = file_problem(path)
+    if problem:
+        raise InputError(f"{label}: {problem}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -13,7 +13,7 @@ from workbench.analysis.manifest import FORMAT_VERSION, MANIFEST_FILE, sha256_fi
 from workbench.errors import RunFolderError
 from workbench.io import read_json
 
-__all__ = ["vectors_payload", "load_vectors", "check_format"]
+__all__ = ["vectors_payload", "save_vectors", "load_vectors", "check_format"]
 
 
 def vectors_payload(vectors):
@@ -38,6 +38,22 @@ def vectors_payload(vectors):
         "n_model_layers": vectors.n_model_layers,
     }
     return blob, section
+
+
+def save_vectors(vectors, directory) -> str:
+    """Write ``emotion_vectors.safetensors`` and the manifest's ``vectors`` section (dropping the now
+    stale analysis) under the folder's writer lock; the sha256 of the bytes written."""
+    from workbench.analysis.manifest import update_manifest
+    from workbench.io import atomic_write_bytes
+    from workbench.runfolder import run_lock
+
+    directory = Path(directory)
+    blob, section = vectors_payload(vectors)
+    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        atomic_write_bytes(directory / section["file"], blob)
+        update_manifest(directory, "vectors", section, drop=("analysis",))
+    return section["sha256"]
 
 
 def check_format(manifest, manifest_path: Path) -> None:

@@ -116,12 +116,19 @@ class GeometryReport:
         return out
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write the files listed in the module docstring, then the manifest's ``analysis`` section."""
+        """Write the files listed in the module docstring, then the manifest's ``analysis`` section
+        (under the folder's writer lock: :func:`workbench.runfolder.run_lock`)."""
+        from workbench.runfolder import run_lock
+
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(run_dir):
+            return self._save(run_dir)
+
+    def _save(self, run_dir: Path) -> Path:
         from workbench.analysis.manifest import drop_manifest_section, sha256_file, update_manifest, versions
 
         start = time.perf_counter()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         drop_manifest_section(run_dir, "analysis")  # an interrupted save is then refused, never mixed
         off = self.conditions[0]
         rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())
@@ -133,8 +140,8 @@ class GeometryReport:
         rio.write_tensors(run_dir / "valence_directions.safetensors", tensors)
         rio.write_json(run_dir / "summary.json", self.summary())
         inputs = dict(self.inputs)
-        for name in ("activations.safetensors", "emotion_vectors.safetensors"):
-            if (run_dir / name).is_file():
+        for name in ("activations.safetensors", "emotion_vectors.safetensors"):  # unless the caller knows better
+            if f"{name} sha256" not in inputs and (run_dir / name).is_file():
                 inputs[f"{name} sha256"] = sha256_file(run_dir / name)
         timings = dict(self.timings, save=round(time.perf_counter() - start, 3))
         update_manifest(run_dir, "analysis", {

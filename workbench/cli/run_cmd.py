@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from workbench.cli.collect_cmd import add_force_option
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 
 __all__ = ["register", "default_out"]
@@ -30,7 +31,9 @@ def register(subparsers) -> None:
                     "analyze their geometry against human valence and arousal, make the token view and write "
                     "RUN/report.html. A finished collect in the run folder with the same settings is reused.")
     p.add_argument("--out", type=Path, default=None,
-                   help="run folder (default: runs/MODEL-CORPUS, with -eN for --emotions N)")
+                   help="run folder (default: runs/MODEL-CORPUS, with -eN for --emotions N): a new or empty folder, "
+                        "or a run folder")
+    add_force_option(p)
     add_dataclass_options(p, CollectConfig)
     add_dataclass_options(p, AnalysisSettings)
     p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
@@ -86,24 +89,33 @@ def _neutral_texts(config):
 
 
 def run(args) -> int:
-    from transformers.utils import logging as hf_logging
-
     from workbench.analysis.settings import AnalysisSettings
-    from workbench.cli.analyze_cmd import analyze_folder, headline
-    from workbench.cli.collect_cmd import collect_run
+    from workbench.cli.collect_cmd import check_out
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
-    from workbench.errors import WorkbenchError
-    from workbench.report import make_token_view, write_report
+    from workbench.runfolder import RUN_FILES, writing_into
 
     config = dataclass_from_args(CollectConfig, args)
     settings = dataclass_from_args(AnalysisSettings, args)
     ratings = load_ratings(args.ratings)  # read first: a bad ratings file fails before the long stages
     out = args.out if args.out is not None else default_out(config)
+    check_out(config, out, args.force, RUN_FILES, [("the ratings file", args.ratings)])
+    with writing_into(out, "run", force=args.force, writes=RUN_FILES):  # one writer for the whole run
+        return _run(args, config, settings, ratings, out)
+
+
+def _run(args, config, settings, ratings, out) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from workbench.cli.analyze_cmd import analyze_folder, headline
+    from workbench.cli.collect_cmd import collect_run
+    from workbench.errors import WorkbenchError
+    from workbench.report import make_token_view, write_report
+
     hf_logging.disable_progress_bar()  # the collect bar is the one progress display of stage 1
     stages = _Stages()
     stages.begin(0, f"{config.model} on corpus {config.corpus}, neutral texts {config.neutral} -> {out}")
-    model, corpus, acts = collect_run(config, out, progress=args.progress)
+    model, corpus, acts = collect_run(config, out, progress=args.progress, force=True)  # claimed by run()
     stages.begin(1, f"{len(acts)} texts, {len(acts.layers)} layers, {settings.bootstrap} bootstrap resamples")
     report, has_neutral = analyze_folder(out, settings, args.ratings, args.neutral_variance, args.progress)
     stages.begin(2, f"layer {report.conditions[0].peak.get('peak_layer')}")

@@ -61,15 +61,22 @@ def headline(summary: dict) -> list[str]:
 
 def run_steer(args) -> int:
     import workbench as wb
+    from workbench.runfolder import claim_output_dir, run_lock, same_path, writing_into
     from workbench.steer import SteerSettings, prepare_steering, run_steering
+    from workbench.steer.results import STEER_FILES
 
     settings = dataclass_from_args(SteerSettings, args, layer=args.layer)
+    out = args.out or args.run_dir
+    elsewhere = args.out is not None and not same_path(args.out, args.run_dir)  # a folder of steering results only
+    if elsewhere:
+        claim_output_dir(out, "steer", writes=STEER_FILES, create=False)
     plan = prepare_steering(args.run_dir, settings)
     model = wb.load_model(args.model or plan.model.get("name"), backend=args.backend, dtype=args.dtype)
     if args.generate_threads < 0:
         raise InputError(f"--generate-threads must be >= 0, got {args.generate_threads}")
-    result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)
-    out = result.save(args.out or args.run_dir)
+    with writing_into(out, "steer", writes=STEER_FILES) if elsewhere else run_lock(out):
+        result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)
+        result.save(out)
     s = result.summary
     t = s["timings"]
     print(f"steered {s['direction']} at layer {s['layer']} (norm {s['norm']:.1f}), read-back at layer "

@@ -90,8 +90,16 @@ class StoryActivations:
     # ---- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``activations.safetensors``, ``texts.jsonl`` and, last, ``manifest.json``."""
+        from workbench.runfolder import mark_run_folder, run_lock
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(directory):
+            mark_run_folder(directory)
+            self._save(directory)
+        return directory
+
+    def _save(self, directory: Path) -> None:
         lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(self.meta))
         # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
         # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
@@ -112,7 +120,6 @@ class StoryActivations:
                     "sha256": digests,
                 },
             }))
-        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> StoryActivations:

@@ -77,12 +77,20 @@ def headline_html(report) -> str:
         row("peak PC2-arousal layer", lambda k: str(k.get("arousal_peak_layer"))),
         row(f"PC2-arousal r [{ci}] · q", lambda k: f"{_ci(k, 'arousal_peak_')} · {num(k.get('arousal_peak_q'), 2, 'g')}"),
         row("best arousal PC there (r)", lambda k: f"PC{k.get('arousal_best_pc')} ({num(k.get('arousal_best_r'))})"),
-        row("lexical baseline (block 0): PC1 r · held-out r",
-            lambda k: f"{num(k.get('baseline_pc1_valence_r'))} · {num(k.get('baseline_valence_cv_r'))}"),
+        row("first analysed block (block 0: the lexical baseline): PC1 r · held-out r",
+            lambda k: f"{baseline_name(k.get('baseline_layer'))}: {num(k.get('baseline_pc1_valence_r'))} · "
+                      f"{num(k.get('baseline_valence_cv_r'))}"),
         row("best held-out ridge r over layers (uncorrected)",
             lambda k: f"{num(k.get('best_cv_r_uncorrected'))} (layer {k.get('best_cv_layer')})"),
     ]
     return html_table(header, rows, "headline")
+
+
+def baseline_name(layer) -> str:
+    """The baseline row's block, named as what it is: block 0 is the lexical baseline, another is not."""
+    if layer == 0:
+        return "block 0 (lexical baseline)"
+    return f"block {layer} (block 0 was not analysed: no lexical baseline)"
 
 
 _LAYER_COLUMNS = (

@@ -18,10 +18,12 @@ import torch
 
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
+from workbench.runfolder import run_lock, stamp
 
 __all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "TOKEN_VIEW_FILE"]
 
 TOKEN_VIEW_FILE = "token_view.json"
+TOKEN_VIEW_STAGES = ("collect", "analysis")  # what a token view is made from (stale when either is redone)
 FORMAT = 1
 
 
@@ -57,9 +59,16 @@ class TokenView:
     info: dict = field(default_factory=dict)
 
     def save(self, run_dir: str | Path) -> Path:
-        payload = {"format": FORMAT, "layer": self.layer, "info": self.info,
-                   "texts": [t.to_dict() for t in self.texts]}
-        return atomic_write_text(Path(run_dir) / TOKEN_VIEW_FILE, json.dumps(payload, ensure_ascii=False) + "\n")
+        """Write ``token_view.json`` (under the folder's writer lock). A view that does not say what it was
+        made from (``info["made_from"]``) is taken to be of the folder's current collect and analysis."""
+        run_dir = Path(run_dir)
+        with run_lock(run_dir):
+            info = dict(self.info)
+            if "made_from" not in info:
+                info["made_from"] = stamp(read_json(run_dir / "manifest.json"), TOKEN_VIEW_STAGES)
+            payload = {"format": FORMAT, "layer": self.layer, "info": info,
+                       "texts": [t.to_dict() for t in self.texts]}
+            return atomic_write_text(run_dir / TOKEN_VIEW_FILE, json.dumps(payload, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, run_dir: str | Path) -> TokenView:
@@ -217,5 +226,5 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
     made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(made, chosen))
     info = {"model": model.name, "direction": "valence_directions.safetensors 'directions' (ridge axis, contrast "
             "vectors, neutral projection off)", "centre": "mean of the analysed emotions' raw vectors at the layer",
-            "max_tokens": max_tokens}
+            "max_tokens": max_tokens, "made_from": stamp(manifest, TOKEN_VIEW_STAGES)}
     return TokenView(int(layer), made, info)

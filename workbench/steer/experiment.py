@@ -43,6 +43,7 @@ class SteerPlan:
     prompts: tuple[str, ...]
     model: dict  # the run's model spec (collect section): name, dtype, ...
     n_model_layers: int
+    made_from: dict | None = None  # the run folder's stages it was planned from (workbench.runfolder.stamp)
 
     @property
     def direction(self) -> Direction:
@@ -63,8 +64,11 @@ def prepare_steering(run_dir: str | Path, settings: SteerSettings) -> SteerPlan:
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.vectors import EmotionVectors
     from workbench.collect.activations import StoryActivations
+    from workbench.io import read_json
+    from workbench.runfolder import stamp
     from workbench.steer.prompts import load_prompts
     from workbench.steer.recipes import load_recipe
+    from workbench.steer.results import STEER_STAGES
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -83,8 +87,9 @@ def prepare_steering(run_dir: str | Path, settings: SteerSettings) -> SteerPlan:
     load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
     acts = StoryActivations.load(run_dir)
     controls = random_directions(acts.d_model, settings.random_controls, settings.seed, layer)
+    made_from = stamp(read_json(run_dir / "manifest.json"), STEER_STAGES)
     return SteerPlan(run_dir, settings, (direction,) + controls, readback, valence_direction(report, readback),
-                     activation_norm(acts, layer), prompts, dict(acts.spec), n_layers)
+                     activation_norm(acts, layer), prompts, dict(acts.spec), n_layers, made_from)
 
 
 def _rows(plan: SteerPlan, gens, vader, readback, perplexity) -> list[dict]:
@@ -144,7 +149,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
                          "backend": model.backend},
         "run_dir": str(plan.run_dir), "prompts": list(plan.prompts), "settings": s.to_dict(),
         "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
-        "generate_threads": generate_threads,
+        "generate_threads": generate_threads, "made_from": plan.made_from,
         "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),
         "timings": {"generate": round(t_gen - start, 3), "score": round(t_score - t_gen, 3),
                     "summarize": round(t_end - t_score, 3), "total": round(t_end - start, 3), **gen_info},

@@ -16,9 +16,10 @@ from pathlib import Path
 from workbench.errors import RunFolderError
 from workbench.io import atomic_write_text, read_json
 
-__all__ = ["SteeringResult", "COLUMNS", "STEER_FILES"]
+__all__ = ["SteeringResult", "COLUMNS", "STEER_FILES", "STEER_STAGES"]
 
 STEER_FILES = ("steering.csv", "steering_summary.json")
+STEER_STAGES = ("collect", "vectors", "analysis")  # what steering is made from (stale when one is redone)
 # (column, parser); every row also repeats the experiment's settings.
 COLUMNS = (
     ("direction", str), ("kind", str), ("alpha", float), ("prompt_index", int), ("sample", int),
@@ -72,12 +73,25 @@ class SteeringResult:
                 and (alpha is None or r["alpha"] == alpha)]
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section."""
-        from workbench.analysis.manifest import update_manifest, versions
-        from workbench.analysis.report_io import write_json
+        """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section (under
+        the folder's writer lock). The section records what the steering was made from
+        (``summary["made_from"]``, else the folder's current collect, vectors and analysis)."""
+        from workbench.runfolder import run_lock
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(directory):
+            return self._save(directory)
+
+    def _save(self, directory: Path) -> Path:
+        from workbench.analysis.manifest import update_manifest, versions
+        from workbench.analysis.report_io import write_json
+        from workbench.runfolder import stamp
+
+        made_from = self.summary.get("made_from")
+        if made_from is None:
+            manifest = read_json(directory / "manifest.json") if (directory / "manifest.json").is_file() else {}
+            made_from = stamp(manifest, STEER_STAGES)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow([c for c, _ in COLUMNS])
@@ -91,7 +105,7 @@ class SteeringResult:
             "directions": [list(d) for d in self.directions], "settings": settings,
             "layer": settings.get("layer"), "readback_layer": self.summary.get("readback_layer"),
             "norm": self.summary.get("norm"), "model": self.summary.get("model"),
-            "timings": self.summary.get("timings", {}), "versions": versions(),
+            "timings": self.summary.get("timings", {}), "versions": versions(), "made_from": made_from,
         })
         return directory
 
