@@ -245,3 +245,33 @@ def test_corpus_check_never_writes_over_its_source(tmp_path, capsys):
     write_rows(folder / "a.jsonl", GOOD)
     assert main(["corpus", "check", str(folder), "--drop-flagged", str(folder / "kept.jsonl")]) == 2
     assert not (folder / "kept.jsonl").exists()
+
+
+# ---------------------------------------------------------------- recipes are code
+
+def test_an_error_in_a_recipe_is_reported_as_the_recipes_with_its_traceback_once(tmp_path, capsys, monkeypatch):
+    from workbench.steer import load_recipe
+
+    recipe = tmp_path / "mine.py"
+    recipe.write_text("import math\n\n\ndef make_hook(direction, scale):\n    return math.sqrt(-scale)\n")
+    monkeypatch.chdir(tmp_path)
+    from workbench.errors import InputError, RecipeError
+
+    with pytest.raises(InputError, match=r"a recipe file is given by its path \(\./mine\.py\)"):
+        load_recipe("mine.py")  # a name never picks up a file of the current folder
+    with pytest.raises(InputError, match="unknown hook recipe 'mine'"):
+        load_recipe("mine")
+    with pytest.raises(RecipeError) as info:
+        load_recipe("./mine.py")(None, 1.0)
+    message = str(info.value)
+    assert f"the hook recipe {recipe} raised an error in make_hook (this is the recipe's code" in message
+    assert message.count("return math.sqrt(-scale)") == 1 and f'File "{recipe}", line 5' in message
+    assert "ValueError: math domain error" in message and "workbench/steer" not in message
+
+
+def test_help_says_a_recipe_is_code(capsys):
+    with pytest.raises(SystemExit):
+        main(["steer", "--help"])
+    assert "A recipe is Python code: it runs with your rights" in " ".join(capsys.readouterr().out.split())
+    readme = (Path(__file__).resolve().parents[1] / "hooks" / "README.md").read_text()
+    assert "**A recipe is code.**" in readme

@@ -25,8 +25,22 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _write_error(path: Path, exc: OSError):
+    from workbench.errors import WriteError
+
+    return WriteError(f"{path} cannot be written: {exc.strerror or exc} (a full disk, a read-only folder or "
+                      "no permission?); the file that was there, if any, is unchanged")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
+    try:
+        return _atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -57,6 +71,12 @@ def staged_writes():
 
     def stage(path: str | Path, data) -> str:
         path = Path(path)
+        try:
+            return _stage(path, data)
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
+
+    def _stage(path: Path, data) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, _file_mode())
@@ -75,7 +95,10 @@ def staged_writes():
         yield stage
         while staged:
             tmp, path = staged[0]
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _write_error(path, exc) from exc
             staged.pop(0)
     finally:
         for tmp, _ in staged:

@@ -30,7 +30,7 @@ from workbench.errors import InputError, RunFolderError
 
 __all__ = ["MARKER_FILE", "LOCK_FILE", "COLLECT_FILES", "RUN_FILES", "folder_kind", "claim_output_dir",
            "check_output_file", "check_not_input", "writing_into", "mark_run_folder", "run_lock", "set_command", "stamp", "stale_reason",
-           "same_path"]
+           "same_path", "damaged", "check_digests"]
 
 MARKER_FILE = ".workbench-run"
 LOCK_FILE = ".workbench.lock"
@@ -277,6 +277,47 @@ def run_lock(directory: str | Path, command: str | None = None):
                 os.ftruncate(fd, 0)  # an idle lock file is empty: finished folders are byte-identical
     finally:
         os.close(fd)  # closing releases the flock
+
+
+# what parsing a file of the wrong shape raises (a key missing, a list where a dict should be, a cell that
+# is not a number): while reading one run folder file, each means that file is damaged or hand-edited
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+@contextlib.contextmanager
+def damaged(path: str | Path, remake: str):
+    """Turn a shape error while reading ``path`` into a RunFolderError naming it (and ``remake``: the
+    command that writes it again). Errors of the workbench's own pass through unchanged."""
+    from workbench.errors import WorkbenchError
+
+    try:
+        yield
+    except WorkbenchError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        raise RunFolderError(f"{path} is damaged or was edited: it does not hold what the workbench wrote "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); {remake}") from None
+
+
+def check_digests(directory: str | Path, digests, manifest_path: str | Path, remake: str) -> None:
+    """Every file named in ``digests`` (name -> sha256, as a manifest section records them) is there,
+    a regular file, and has that sha256; else a RunFolderError naming the file."""
+    from workbench.io import file_problem
+
+    if not isinstance(digests, dict):
+        raise RunFolderError(f"{manifest_path}: its checksums are not a table of files; {remake}")
+    for name, expected in digests.items():
+        path = Path(directory) / str(name)
+        problem = file_problem(path)
+        if problem:
+            raise RunFolderError(f"{path} {problem}: {remake}")
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != expected:
+            raise RunFolderError(f"{path} does not match {manifest_path} (sha256 differs): it was changed or "
+                                 f"damaged after it was written; {remake}")
 
 
 def _digest(obj) -> str:

@@ -52,11 +52,11 @@ def versions() -> dict:
     import scipy
     import torch
 
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         workbench_version = version("workbench")
-    except Exception:  # not installed as a distribution
+    except PackageNotFoundError:  # not installed as a distribution
         workbench_version = "unknown"
     return {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
             "torch": torch.__version__, "workbench": workbench_version}

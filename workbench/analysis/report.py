@@ -131,14 +131,15 @@ class GeometryReport:
         start = time.perf_counter()
         drop_manifest_section(run_dir, "analysis")  # an interrupted save is then refused, never mixed
         off = self.conditions[0]
-        rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())
+        digests = {"layers.csv": rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())}
         for name in _MATRICES:
-            rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
+            digests[f"{name}.csv"] = rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
         tensors = {"directions": off.directions}
         if len(self.conditions) > 1:
             tensors["directions_projected"] = self.conditions[1].directions
-        rio.write_tensors(run_dir / "valence_directions.safetensors", tensors)
-        rio.write_json(run_dir / "summary.json", self.summary())
+        digests["valence_directions.safetensors"] = rio.write_tensors(run_dir / "valence_directions.safetensors",
+                                                                       tensors)
+        digests["summary.json"] = rio.write_json(run_dir / "summary.json", self.summary())
         inputs = dict(self.inputs)
         for name in ("activations.safetensors", "emotion_vectors.safetensors"):  # unless the caller knows better
             if f"{name} sha256" not in inputs and (run_dir / name).is_file():
@@ -146,6 +147,7 @@ class GeometryReport:
         timings = dict(self.timings, save=round(time.perf_counter() - start, 3))
         update_manifest(run_dir, "analysis", {
             "files": list(ANALYSIS_FILES),
+            "sha256": digests,  # checked on load: a damaged or edited table is refused
             "emotions": list(self.emotions),
             "emotions_excluded": list(self.excluded),
             "layers": list(self.layers),

@@ -178,6 +178,7 @@ def run_compare(args) -> int:
     from workbench.analysis.report_io import write_layers_csv
     from workbench.analysis.vectors import EmotionVectors
     from workbench.io import atomic_write_text
+    from workbench.report.folder import check_run_folder
     from workbench.runfolder import check_output_file
 
     names = [d.name or str(d) for d in args.run_dirs]
@@ -190,6 +191,8 @@ def run_compare(args) -> int:
     runs = [("the run folder", d) for d in args.run_dirs]
     check_output_file(args.out, "--out", runs)
     check_output_file(figure, "--figure" if args.figure is not None else "--figure (from --out)", runs)
+    for d in args.run_dirs:
+        check_run_folder(d)  # every file there, and each the one its manifest records
     reports = [GeometryReport.load(d) for d in args.run_dirs]
     vectors = [EmotionVectors.load(d) for d in args.run_dirs]
     columns, rows = compare_runs(labels, reports, vectors, args.neutral_projection)

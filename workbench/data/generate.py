@@ -341,6 +341,20 @@ class _Row:
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+def _append(fh, path: Path, line: bytes) -> None:
+    """Append one row and make it durable; a failed write (a full disk) is a user error naming the file
+    (the rows before it are kept; a torn row is repaired on rerun)."""
+    try:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        from workbench.errors import WriteError
+
+        raise WriteError(f"{path} cannot be written: {exc.strerror or exc} (a full disk?); the rows written "
+                         "before are kept, and rerunning the same command continues from them") from exc
+
+
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
         yield items[i: i + size]
@@ -406,9 +420,7 @@ def generate_stories(model, emotions, topics, stories_per_topic: int, out_path: 
                 if (row.emotion, row.topic) in done:
                     continue
                 data = row.to_json(prompt, gen.sampling(), batch_seed, model_name)
-                fh.write((json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
+                _append(fh, out_path, (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
                 written, stories, failed = written + 1, stories + len(data["stories"]), failed + len(data["failed"])
                 log.info("%s / %s: %d stories, %d failed", row.emotion, row.topic, len(data["stories"]),
                          len(data["failed"]))

@@ -74,7 +74,21 @@ def check_run_folder(run_dir: str | Path) -> dict:
     for name, used_for in REQUIRED_FILES.items():
         if not (run_dir / name).is_file():
             raise RunFolderError(f"{run_dir / name} is missing (needed for {used_for}): it is made by {_make(run_dir)}")
+    _check_recorded(run_dir, manifest)
     return manifest
+
+
+def _check_recorded(run_dir: Path, manifest: dict) -> None:
+    """Every file whose sha256 the manifest records (collect, analysis) is the file it recorded (the vectors:
+    :meth:`GeometryReport.load` checks them against the analysis' inputs)."""
+    from workbench.runfolder import check_digests, damaged
+
+    path = run_dir / "manifest.json"
+    with damaged(path, f"collect and analyze again ({_make(run_dir)})"):
+        sections = {"collect": (manifest["collect"].get("sha256") or {}, f"`workbench collect --out {run_dir}`"),
+                    "analysis": (manifest["analysis"].get("sha256") or {}, f"`workbench analyze {run_dir}`")}
+        for digests, remake in sections.values():
+            check_digests(run_dir, digests, path, f"make it again with {remake}")
 
 
 def run_label(manifest: dict, run_dir: str | Path) -> dict:

@@ -18,7 +18,7 @@ import torch
 
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
-from workbench.runfolder import run_lock, stamp
+from workbench.runfolder import damaged, run_lock, stamp
 
 __all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "TOKEN_VIEW_FILE"]
 
@@ -73,7 +73,11 @@ class TokenView:
     @classmethod
     def load(cls, run_dir: str | Path) -> TokenView:
         path = Path(run_dir) / TOKEN_VIEW_FILE
-        obj = read_json(path)
+        with damaged(path, f"make it again with `workbench report {Path(run_dir)} --tokens`"):
+            return cls._parse(read_json(path), path, Path(run_dir))
+
+    @classmethod
+    def _parse(cls, obj, path: Path, run_dir: Path) -> TokenView:
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("texts"), list):
             raise RunFolderError(f"{path}: not a token view of format {FORMAT}; make it again with "
                                  f"`workbench report {Path(run_dir)} --tokens`")
@@ -83,7 +87,10 @@ class TokenView:
         except (KeyError, TypeError, InputError) as exc:
             raise RunFolderError(f"{path}: a malformed text entry ({exc}); make it again with "
                                  f"`workbench report {Path(run_dir)} --tokens`") from None
-        return cls(int(obj["layer"]), texts, obj.get("info", {}))
+        info = obj.get("info", {})
+        if not isinstance(info, dict):
+            raise TypeError(f"its info is a {type(info).__name__}, not an object")
+        return cls(int(obj["layer"]), texts, info)
 
 
 def _pieces(tokenizer, text: str, ids: list[int], offsets) -> list[str]:

@@ -50,7 +50,8 @@ class SteerSettings:
     max_new_tokens: int = field(default=40, metadata={"help": "tokens generated per continuation"})
     top_k: int = field(default=50, metadata={"help": "sample among the top-k tokens"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
-    hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/ or path of a recipe file"})
+    hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/, or the path of a recipe file (./my_recipe.py). A recipe is "
+                     "Python code: it runs with your rights, like any script you run"})
     positions: str = field(default="all", metadata={"help": "'all' or 'last' (positions steered per forward pass)"})
     readback_layer: int | None = field(default=None, metadata={
         "help": "layer of the read-back; None: the later analysed layer whose valence axis has the best "
