@@ -48,11 +48,11 @@ def sha256_file(path: str | Path) -> str:
 
 
 def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import scipy
     import torch
-
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         workbench_version = version("workbench")
