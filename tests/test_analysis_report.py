@@ -158,7 +158,8 @@ def test_save_writes_the_listed_files_and_loads_back(tmp_path):
     report.save(tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert names == set(ANALYSIS_FILES) | {"manifest.json", "activations.safetensors", "texts.jsonl",
-                                           "emotion_vectors.safetensors"}
+                                           "emotion_vectors.safetensors", ".workbench-run", ".workbench.lock"}
+    assert (tmp_path / ".workbench.lock").read_bytes() == b""  # no holder once the saves are done
     header = (tmp_path / "layers.csv").read_text().splitlines()[0].split(",")
     assert set(ISSUE_COLUMNS) <= set(header) and tuple(header) == LAYER_COLUMNS
     assert len((tmp_path / "layers.csv").read_text().splitlines()) == 1 + 2 * 3

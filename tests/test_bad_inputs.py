@@ -316,8 +316,40 @@ SETUP = {
     "generate-unknown-emotion": lambda ctx: _no_model_load(ctx),
     "generate-topics-missing": lambda ctx: _no_model_load(ctx),
     "generate-temperature-not-a-number": lambda ctx: None,
-    "generate-out-not-stories": lambda ctx: write_rows(ctx.tmp / "s.jsonl", [
+    "generate-out-not-stories": lambda ctx: _no_model_load(ctx) or write_rows(ctx.tmp / "s.jsonl", [
         {"emotion": "calm", "topic": "x", "stories": []}, "not json"]),
+    "out-not-a-run-folder": lambda ctx: _user_folder(ctx),
+    "out-is-an-input": lambda ctx: write_rows(ctx.tmp / "mine" / "texts.jsonl", GOOD),
+    "out-is-a-file": lambda ctx: (_good_corpus(ctx), (ctx.tmp / "notes.txt").write_text("notes")),
+    "out-other-kind": lambda ctx: (analysed(ctx.tmp / "a"), run_folder(ctx.tmp / "b"), _no_model_load(ctx)),
+    "run-locked": lambda ctx: _held_lock(ctx),
+    "analyze-memory": lambda ctx: run_folder(ctx.tmp / "run"),
+    "disk-full": lambda ctx: _failing_writes(ctx, 28, "No space left on device"),
+    "folder-read-only": lambda ctx: _failing_writes(ctx, 13, "Permission denied"),
+    "report-out-run-file": lambda ctx: analysed(ctx.tmp / "a"),
+    "report-out-folder": lambda ctx: analysed(ctx.tmp / "a"),
+    "compare-figure-run-file": lambda ctx: (analysed(ctx.tmp / "a"), analysed(ctx.tmp / "b")),
+    "drop-flagged-onto-source": _good_corpus,
+    "generate-out-fifo": lambda ctx: (_fifo(ctx.tmp / "pipe"), _no_model_load(ctx)),
+    "corpus-fifo": lambda ctx: _fifo(ctx.tmp / "pipe.jsonl"),
+    "ratings-symlink-loop": lambda ctx: (run_folder(ctx.tmp / "run"), _loop(ctx.tmp / "loop.csv")),
+    "gguf-empty": lambda ctx: (_good_corpus(ctx), (ctx.tmp / "empty.gguf").write_bytes(b"")),
+    "gguf-random-bytes": lambda ctx: (_good_corpus(ctx), (ctx.tmp / "random.gguf").write_bytes(
+        bytes(range(256)) * 16)),
+    "gguf-truncated": lambda ctx: _cut_gguf(ctx),
+    "model-config-invalid": lambda ctx: _model_folder(ctx, '{"model_type": "llama", '),
+    "model-config-no-type": lambda ctx: _model_folder(ctx, "{}"),
+    "device-unavailable": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
+    "device-unknown": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
+    "layers-empty": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx)),
+    "run-table-edited": lambda ctx: (analysed(ctx.tmp / "a") / "layers.csv").write_text(
+        (ctx.tmp / "a" / "layers.csv").read_text().replace("true", "false", 1)),
+    "run-cell-not-a-number": lambda ctx: _cell(_without_table_checksums(analysed(ctx.tmp / "a"))),
+    "run-json-wrong-shape": lambda ctx: (_without_table_checksums(analysed(ctx.tmp / "a")) / "summary.json"
+                                         ).write_text("[]\n"),
+    "recipe-error": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), (ctx.tmp / "bad.py").write_text(
+        "import math\n\nSCALE = math.sqrt(-1)\n")),
+    "recipe-name-py": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),
     "api-collect-empty": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-collect-too-short": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-chat-unknown-role": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),
@@ -430,6 +462,71 @@ def _shard(folder: Path, i: int, offset: int) -> None:
     texts = [story for row in GOOD for story in row["stories"]]
     collect(tiny_adapter(), texts, token_offset=offset, max_tokens_per_batch=20, shard=(i, 2), out=folder,
             progress=False)
+def _user_folder(ctx) -> None:
+    _good_corpus(ctx)
+    (ctx.tmp / "mine").mkdir()
+    (ctx.tmp / "mine" / "manifest.json").write_text('{"my": "own manifest"}\n')
+    (ctx.tmp / "mine" / "notes.txt").write_text("notes")
+
+
+def _held_lock(ctx) -> None:
+    """The run folder's writer lock, held (as another process would hold it) until the test ends."""
+    import fcntl
+
+    run_folder(ctx.tmp / "run")
+    held = open(ctx.tmp / "run" / ".workbench.lock", "a+")  # noqa: SIM115 (closed by the test's end)
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    held.write(json.dumps({"pid": 4242, "command": "workbench analyze run", "since": "now"}))
+    held.flush()
+    ctx.ns["held"] = held
+
+
+def _failing_writes(ctx, errno_, text) -> None:
+    """Every new file under the run folder fails as on a full disk or a read-only folder."""
+    import tempfile
+
+    run = run_folder(ctx.tmp / "run")
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == run.resolve():
+            raise OSError(errno_, text)
+        return real(*args, dir=dir, **kwargs)
+
+    ctx.monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+def _fifo(path: Path) -> None:
+    import os
+
+    os.mkfifo(path)
+
+
+def _loop(path: Path) -> None:
+    path.symlink_to(path.name)
+
+
+def _model_folder(ctx, config: str) -> None:
+    _good_corpus(ctx)
+    (ctx.tmp / "m").mkdir()
+    (ctx.tmp / "m" / "config.json").write_text(config)
+
+
+def _cut_gguf(ctx) -> None:
+    _good_corpus(ctx)
+    bogus_gguf(ctx.tmp / "full.gguf", arch="llama")
+    (ctx.tmp / "cut.gguf").write_bytes((ctx.tmp / "full.gguf").read_bytes()[:40])
+
+
+def _without_table_checksums(folder: Path) -> Path:
+    edit_manifest(folder, lambda m: m["analysis"].pop("sha256"))
+    return folder
+
+
+def _cell(folder: Path) -> None:
+    lines = (folder / "cka_biased.csv").read_text().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",high"
+    (folder / "cka_biased.csv").write_text("\n".join(lines) + "\n")
 
 
 def _vectors_replaced(ctx) -> None:

@@ -8,6 +8,7 @@ import torch
 from test_steer_support import TINY_PROMPTS
 from tiny import tiny_model
 
+from workbench.errors import RecipeError
 from workbench.models import adapter_from_hf
 from workbench.steer import SteerSettings, random_directions, residual_norm, steering
 from workbench.steer.directions import Direction
@@ -98,8 +99,9 @@ def test_an_error_during_generation_leaves_no_hook(adapter, tmp_path):
     recipe = tmp_path / "explode.py"
     recipe.write_text("def make_hook(direction, scale):\n    def hook(h):\n        raise RuntimeError('boom')\n"
                       "    return hook\n")
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(RecipeError, match="explode.py raised an error in its hook") as info:
         generate_paired(adapter, TINY_PROMPTS, _directions(adapter.d_model), _settings(hook=str(recipe)), norm=1.0)
+    assert str(info.value).count("raise RuntimeError('boom')") == 1 and "RuntimeError: boom" in str(info.value)
     assert adapter.active_interventions == ()
 
 

@@ -6,7 +6,8 @@ code 2, with no traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["WorkbenchError", "InputError", "ModelLoadError", "OfflineError", "RunFolderError"]
+__all__ = ["WorkbenchError", "InputError", "ModelLoadError", "OfflineError", "RunFolderError", "RecipeError",
+           "WriteError"]
 
 
 class WorkbenchError(Exception):
@@ -27,3 +28,11 @@ class OfflineError(ModelLoadError):
 
 class RunFolderError(WorkbenchError):
     """A run folder lacks an artefact, or holds an incomplete or older-format one."""
+
+
+class RecipeError(WorkbenchError):
+    """A user's hook recipe (their own Python code) raised an error; the message holds its traceback."""
+
+
+class WriteError(WorkbenchError, OSError):
+    """A file cannot be written (a full disk, a read-only folder, no permission); what was there is kept."""

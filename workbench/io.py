@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines"]
+           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
 
 
 def _file_mode() -> int:
@@ -25,8 +25,22 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _write_error(path: Path, exc: OSError):
+    from workbench.errors import WriteError
+
+    return WriteError(f"{path} cannot be written: {exc.strerror or exc} (a full disk, a read-only folder or "
+                      "no permission?); the file that was there, if any, is unchanged")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
+    try:
+        return _atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -57,6 +71,12 @@ def staged_writes():
 
     def stage(path: str | Path, data) -> str:
         path = Path(path)
+        try:
+            return _stage(path, data)
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
+
+    def _stage(path: Path, data) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, _file_mode())
@@ -75,7 +95,10 @@ def staged_writes():
         yield stage
         while staged:
             tmp, path = staged[0]
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _write_error(path, exc) from exc
             staged.pop(0)
     finally:
         for tmp, _ in staged:
@@ -144,8 +167,9 @@ def read_json(path: str | Path):
     from workbench.errors import RunFolderError
 
     path = Path(path)
-    if not path.is_file():
-        raise RunFolderError(f"{path} does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise RunFolderError(f"{path} {problem}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -154,6 +178,23 @@ def read_json(path: str | Path):
         raise RunFolderError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise RunFolderError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a regular file, said as what is true ("does not exist", "is a
+    folder, not a file", "is a named pipe (FIFO), not a regular file", "is a symbolic link loop"), or
+    None when it is one. Nothing is opened: a FIFO is never waited on."""
+    from workbench.runfolder import _special
+
+    path = Path(path)
+    special = _special(path)
+    if special:
+        return f"is {special}, not a regular file"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if not path.exists():
+        return "does not exist"
+    return None
 
 
 def jsonl_lines(text: str) -> list[str]:
@@ -173,6 +214,9 @@ def iter_jsonl(path: str | Path, label: str | None = None):
 
     path = Path(path)
     label = label or str(path)
+    problem = file_problem(path)
+    if problem:
+        raise InputError(f"{label}: {problem}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

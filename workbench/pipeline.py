@@ -141,7 +141,11 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
                      baselines=story_baselines(corpus, stories, vectors.emotions), **analysis.to_dict())
     if out is None:
         return RunResult(model, corpus, acts, vectors, report, ratings)
-    vectors.save(out)
+    from workbench.analysis.persist import save_vectors
+
+    # the analysis records the sha256 of the vectors it analysed, as `workbench analyze` does
+    report = dataclasses.replace(report, inputs={**report.inputs,
+                                                 "emotion_vectors.safetensors sha256": save_vectors(vectors, out)})
     report.save(out)
     view = _token_view(model, out, neutral, ratings, report, stage) if token_view else None
     stage(3, "")

@@ -48,15 +48,15 @@ def sha256_file(path: str | Path) -> str:
 
 
 def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import scipy
     import torch
 
     try:
-        from importlib.metadata import version
-
         workbench_version = version("workbench")
-    except Exception:  # not installed as a distribution
+    except PackageNotFoundError:  # not installed as a distribution
         workbench_version = "unknown"
     return {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
             "torch": torch.__version__, "workbench": workbench_version}

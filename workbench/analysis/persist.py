@@ -12,8 +12,9 @@ from safetensors.torch import save as save_bytes
 from workbench.analysis.manifest import FORMAT_VERSION, MANIFEST_FILE, sha256_file
 from workbench.errors import RunFolderError
 from workbench.io import read_json
+from workbench.runfolder import damaged
 
-__all__ = ["vectors_payload", "load_vectors", "check_format"]
+__all__ = ["vectors_payload", "save_vectors", "load_vectors", "check_format"]
 
 
 def vectors_payload(vectors):
@@ -41,6 +42,22 @@ def vectors_payload(vectors):
     return blob, section
 
 
+def save_vectors(vectors, directory) -> str:
+    """Write ``emotion_vectors.safetensors`` and the manifest's ``vectors`` section (dropping the now
+    stale analysis) under the folder's writer lock; the sha256 of the bytes written."""
+    from workbench.analysis.manifest import update_manifest
+    from workbench.io import atomic_write_bytes
+    from workbench.runfolder import run_lock
+
+    directory = Path(directory)
+    blob, section = vectors_payload(vectors)
+    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        atomic_write_bytes(directory / section["file"], blob)
+        update_manifest(directory, "vectors", section, drop=("analysis",))
+    return section["sha256"]
+
+
 def check_format(manifest, manifest_path: Path) -> None:
     """A manifest of another run folder format (older or newer) is refused, never guessed at."""
     if not isinstance(manifest, dict):
@@ -59,7 +76,14 @@ def load_vectors(cls, directory: Path):
     if not section:
         raise RunFolderError(f"{manifest_path} has no 'vectors' section: the vectors were not saved completely; "
                              f"run `workbench analyze {directory}` again")
-    path = directory / section.get("file", "emotion_vectors.safetensors")
+    with damaged(manifest_path, f"run `workbench analyze {directory}` again"):
+        if not isinstance(section, dict):
+            raise TypeError(f"its vectors section is a {type(section).__name__}")
+        return _load(cls, directory, manifest_path, section)
+
+
+def _load(cls, directory: Path, manifest_path: Path, section: dict):
+    path = directory / str(section.get("file", "emotion_vectors.safetensors"))
     # The manifest is written after the file: a file that does not match it comes from an interrupted save.
     if section.get("sha256") and path.is_file() and sha256_file(path) != section["sha256"]:
         raise RunFolderError(f"{path} does not match {manifest_path} (sha256 differs): a save was interrupted "

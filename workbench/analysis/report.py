@@ -146,30 +146,39 @@ class GeometryReport:
         return out
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write the files listed in the module docstring, then the manifest's ``analysis`` section."""
+        """Write the files listed in the module docstring, then the manifest's ``analysis`` section
+        (under the folder's writer lock: :func:`workbench.runfolder.run_lock`)."""
+        from workbench.runfolder import run_lock
+
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(run_dir):
+            return self._save(run_dir)
+
+    def _save(self, run_dir: Path) -> Path:
         from workbench.analysis.manifest import drop_manifest_section, sha256_file, update_manifest, versions
 
         start = time.perf_counter()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         drop_manifest_section(run_dir, "analysis")  # an interrupted save is then refused, never mixed
         off = self.conditions[0]
-        rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())
+        digests = {"layers.csv": rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())}
         for name in _MATRICES:
-            rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
+            digests[f"{name}.csv"] = rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
         tensors = {"directions": off.directions}
         if len(self.conditions) > 1:
             tensors["directions_projected"] = self.conditions[1].directions
-        rio.write_tensors(run_dir / "valence_directions.safetensors", tensors)
-        rio.write_json(run_dir / "summary.json", self.summary())
+        digests["valence_directions.safetensors"] = rio.write_tensors(run_dir / "valence_directions.safetensors",
+                                                                       tensors)
+        digests["summary.json"] = rio.write_json(run_dir / "summary.json", self.summary())
         inputs = dict(self.inputs)
-        for name in ("activations.safetensors", "emotion_vectors.safetensors"):
-            if (run_dir / name).is_file():
+        for name in ("activations.safetensors", "emotion_vectors.safetensors"):  # unless the caller knows better
+            if f"{name} sha256" not in inputs and (run_dir / name).is_file():
                 inputs[f"{name} sha256"] = sha256_file(run_dir / name)
         timings = dict(self.timings, save=round(time.perf_counter() - start, 3))
         update_manifest(run_dir, "analysis", {
             "analysis_format": ANALYSIS_FORMAT,
             "files": list(ANALYSIS_FILES),
+            "sha256": digests,  # checked on load: a damaged or edited table is refused
             "emotions": list(self.emotions),
             "emotions_excluded": list(self.excluded),
             "layers": list(self.layers),

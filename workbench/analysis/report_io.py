@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_bytes, atomic_write_text, read_json
+from workbench.io import atomic_write_bytes, read_json
+from workbench.runfolder import check_digests, damaged
 
 __all__ = ["scalar", "listify", "write_layers_csv", "write_matrix_csv", "write_tensors", "write_json",
            "read_layers_csv", "read_matrix_csv", "load_report"]
@@ -62,31 +65,37 @@ def _cell(v) -> str:
     return "" if math.isnan(v) else format(v, ".10g")
 
 
-def write_layers_csv(path: Path, columns, rows) -> None:
+def _write(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically; its sha256 (recorded in the manifest, checked on load)."""
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_layers_csv(path: Path, columns, rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
         w.writerow([_cell(row[c]) for c in columns])
-    atomic_write_text(path, buf.getvalue())
+    return _write(path, buf.getvalue().encode("utf-8"))
 
 
-def write_matrix_csv(path: Path, layers, matrix) -> None:
+def write_matrix_csv(path: Path, layers, matrix) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["layer"] + [str(x) for x in layers])
     for layer, row in zip(layers, np.asarray(matrix)):
         w.writerow([str(layer)] + [_cell(v) for v in row])
-    atomic_write_text(path, buf.getvalue())
+    return _write(path, buf.getvalue().encode("utf-8"))
 
 
-def write_tensors(path: Path, arrays: dict) -> None:
+def write_tensors(path: Path, arrays: dict) -> str:
     tensors = {k: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32) for k, v in arrays.items()}
-    atomic_write_bytes(path, save_bytes(tensors))
+    return _write(path, save_bytes(tensors))
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+def write_json(path: Path, obj) -> str:
+    return _write(path, (json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n").encode("utf-8"))
 
 
 def _parse(name: str, text: str, path: Path, line: int):
@@ -102,24 +111,49 @@ def _parse(name: str, text: str, path: Path, line: int):
         raise RunFolderError(f"{path}, line {line}: {name} is {text!r}, not a number") from None
 
 
+def _text(path: Path) -> str:
+    from workbench.io import file_problem
+
+    problem = file_problem(path)
+    if problem:
+        raise RunFolderError(f"{path} {problem}: run `workbench analyze {path.parent}` first")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunFolderError(f"{path}: not UTF-8 text (at byte {exc.start}): run `workbench analyze "
+                             f"{path.parent}` again") from None
+
+
 def read_layers_csv(path: Path, columns) -> list[dict]:
-    if not path.is_file():
-        raise RunFolderError(f"{path} does not exist: run `workbench analyze {path.parent}` first")
-    reader = csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    reader = csv.DictReader(_text(path).splitlines())
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
         raise RunFolderError(f"{path} lacks column(s) {missing}; analyze again with this version")
-    return [{c: _parse(c, row[c], path, i) for c in columns} for i, row in enumerate(reader, start=2)]
+    rows = []
+    for i, row in enumerate(reader, start=2):
+        if None in row or None in row.values():
+            raise RunFolderError(f"{path}, line {i}: {len(row) - (None in row)} cells where the header has "
+                                 f"{len(reader.fieldnames)}: the file is damaged; run `workbench analyze "
+                                 f"{path.parent}` again")
+        rows.append({c: _parse(c, row[c], path, i) for c in columns})
+    return rows
+
+
+def _number(text: str, path: Path, line: int) -> float:
+    try:
+        return math.nan if text == "" else float(text)
+    except ValueError:
+        raise RunFolderError(f"{path}, line {line}: {text!r} is not a number") from None
 
 
 def read_matrix_csv(path: Path, layers) -> np.ndarray:
-    if not path.is_file():
-        raise RunFolderError(f"{path} does not exist: run `workbench analyze {path.parent}` first")
-    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    header = [int(x) for x in rows[0][1:]] if rows else []
-    if header != list(layers) or [int(r[0]) for r in rows[1:]] != list(layers):
-        raise RunFolderError(f"{path}: its layers do not match layers.csv ({list(layers)})")
-    return np.array([[math.nan if v == "" else float(v) for v in r[1:]] for r in rows[1:]])
+    rows = list(csv.reader(_text(path).splitlines()))
+    with damaged(path, f"run `workbench analyze {path.parent}` again"):
+        header = [int(x) for x in rows[0][1:]] if rows else []
+        labels = [int(r[0]) if r else None for r in rows[1:]]
+    if header != list(layers) or labels != list(layers) or any(len(r) != len(header) + 1 for r in rows[1:]):
+        raise RunFolderError(f"{path}: its layers do not match layers.csv ({list(layers)}), or a row is cut short")
+    return np.array([[_number(v, path, i) for v in r[1:]] for i, r in enumerate(rows[1:], start=2)])
 
 
 def _matrix(obj) -> np.ndarray:
@@ -135,21 +169,35 @@ def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
     if not section:
         raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
                              f"{run_dir}` (again; an interrupted analysis writes no section)")
-    from workbench.analysis.peak import Peak
     from workbench.analysis.report import ANALYSIS_FORMAT, LAYER_COLUMNS
 
     if section.get("analysis_format") != ANALYSIS_FORMAT:
         raise RunFolderError(f"{run_dir}: its analysis was saved in format {section.get('analysis_format', 1)!r} "
                              f"(this workbench reads analysis format {ANALYSIS_FORMAT}: the peak is now chosen on "
                              f"half the emotions); run `workbench analyze {run_dir}` again")
-    _check_inputs(run_dir, section.get("inputs") or {})
+    again = f"run `workbench analyze {run_dir}` again"
+    with damaged(run_dir / "manifest.json", again):
+        if not isinstance(section, dict):
+            raise TypeError(f"its analysis section is a {type(section).__name__}")
+        _check_inputs(run_dir, section.get("inputs") or {})
+        check_digests(run_dir, section.get("sha256") or {}, run_dir / "manifest.json", again)
+        layers = tuple(int(x) for x in section["layers"])
+        emotions, n_model = tuple(str(e) for e in section["emotions"]), int(section["n_model_layers"])
     rows = read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
     summary = read_json(run_dir / "summary.json")
     try:
         directions = load_file(run_dir / "valence_directions.safetensors")
-    except OSError:
-        raise RunFolderError(f"{run_dir}/valence_directions.safetensors is missing or unreadable") from None
-    layers = tuple(section["layers"])
+    except (OSError, SafetensorError) as exc:
+        raise RunFolderError(f"{run_dir}/valence_directions.safetensors is missing or unreadable ({exc})") from None
+    with damaged(run_dir / "summary.json", again):
+        return _build(cls, condition_cls, run_dir, section, rows, summary, directions, layers, emotions, n_model,
+                      stat_columns, matrices)
+
+
+def _build(cls, condition_cls, run_dir, section, rows, summary, directions, layers, emotions, n_model,
+           stat_columns, matrices):
+    from workbench.analysis.peak import Peak
+
     conditions = []
     for flag, label in ((False, "off"), (True, "on")):
         sub = [r for r in rows if r["neutral_projection"] == flag]
@@ -174,8 +222,10 @@ def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
         conditions.append(condition_cls(flag, cols, directions[key].double().numpy(), mats["valence_cosine"],
                                         mats["cka_debiased"], mats["cka_biased"], nulls["debiased"],
                                         nulls["biased"], *peaks, baseline))
+    if not conditions:
+        raise RunFolderError(f"{run_dir}/layers.csv has no rows")
     depth = np.array([r["depth"] for r in rows if not r["neutral_projection"]])
-    return cls(tuple(section["emotions"]), layers, depth, int(section["n_model_layers"]), tuple(conditions),
+    return cls(emotions, layers, depth, n_model, tuple(conditions),
                section.get("settings", {}), tuple(section.get("emotions_excluded", ())),
                tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}),
                summary.get("baselines") or {})

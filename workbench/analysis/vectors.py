@@ -20,7 +20,6 @@ from torch import Tensor
 from workbench.analysis.checks import check_finite, group_stories
 from workbench.analysis.threads import single_threaded
 from workbench.errors import InputError, RunFolderError
-from workbench.io import atomic_write_bytes
 
 __all__ = ["EmotionVectors", "emotion_vectors", "neutral_basis", "VECTORS_FILE"]
 
@@ -216,14 +215,10 @@ class EmotionVectors:
     # ---- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``emotion_vectors.safetensors`` and the ``vectors`` section of ``manifest.json``."""
-        from workbench.analysis.manifest import update_manifest
-        from workbench.analysis.persist import vectors_payload
+        from workbench.analysis.persist import save_vectors
 
-        directory = Path(directory)
-        blob, section = vectors_payload(self)
-        atomic_write_bytes(directory / VECTORS_FILE, blob)
-        update_manifest(directory, "vectors", section, drop=("analysis",))
-        return directory
+        save_vectors(self, directory)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> EmotionVectors:

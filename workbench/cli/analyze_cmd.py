@@ -77,9 +77,22 @@ def story_baselines(run_dir, stories, emotions) -> tuple[dict | None, str | None
         return None, f"no-model baselines not computed: {str(exc).replace(str(run_dir), 'RUN_DIR')}"
 
 
+def _check_ratings(stories, ratings) -> None:
+    """The check of :func:`workbench.analysis.analyze`, made before any work."""
+    emotions = list(dict.fromkeys(m.get("emotion") for m in stories.meta))
+    unrated = [e for e in emotions if e not in ratings.emotions]
+    if unrated:
+        raise InputError(f"vectors and ratings do not match: {len(unrated)} emotion(s) of the vectors have no "
+                         f"rating: {unrated}")
+
+
 def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float = 0.5, progress: bool = True):
     """Emotion vectors and their analysis for a collect run folder, both saved into it.
 
+    The folder is locked against a second writer for the whole analysis; every input is checked
+    before any work, and nothing in the folder changes until the analysis is done (a refused or
+    failed analysis leaves the previous vectors and analysis as they were). The analysis records
+    the sha256 of the activations it read and of the vectors it wrote.
     Returns ``(report, has_neutral)``; ``settings`` is an :class:`AnalysisSettings`. The no-model
     baselines (bag of words, VADER) are computed from the stories' texts when their corpus file
     can be read (a note says so when it cannot).
@@ -87,19 +100,35 @@ def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float
     import dataclasses
 
     from workbench.analysis import analyze, emotion_vectors
-    from workbench.collect.activations import StoryActivations
+    from workbench.analysis.memory import check_memory, max_stories
+    from workbench.analysis.persist import save_vectors
+    from workbench.collect.activations import TENSORS_FILE, StoryActivations
     from workbench.data.ratings import load_ratings
+    from workbench.io import read_json
+    from workbench.runfolder import folder_kind, run_lock
 
-    acts = StoryActivations.load(run_dir)
-    stories, neutral = _split(acts, run_dir)
-    ratings = load_ratings(ratings_path)
-    vectors = emotion_vectors(stories, neutral, neutral_variance)
-    vectors.save(run_dir)
-    baselines, why = story_baselines(run_dir, stories, vectors.emotions)
-    report = analyze(vectors, ratings, stories, progress=progress, baselines=baselines, **settings.to_dict())
-    if why:
-        report = dataclasses.replace(report, notes=report.notes + (why,))
-    report.save(run_dir)
+    run_dir = Path(run_dir)
+    if folder_kind(run_dir) != "run":
+        StoryActivations.load(run_dir)  # not a run folder: refused with the reason, and no lock file left in it
+    with run_lock(run_dir):
+        acts = StoryActivations.load(run_dir)
+        acts_sha = (read_json(run_dir / "manifest.json")["collect"].get("sha256") or {}).get(TENSORS_FILE)
+        stories, neutral = _split(acts, run_dir)
+        ratings = load_ratings(ratings_path)
+        _check_ratings(stories, ratings)
+        check_memory(len(set(stories.emotions)), max_stories(stories), len(acts.layers), settings.bootstrap,
+                     settings.permutations)
+        vectors = emotion_vectors(stories, neutral, neutral_variance)
+        baselines, why = story_baselines(run_dir, stories, vectors.emotions)
+        report = analyze(vectors, ratings, stories, progress=progress, baselines=baselines, **settings.to_dict())
+        if why:
+            report = dataclasses.replace(report, notes=report.notes + (why,))
+        # only now, with the analysis done, is anything in the folder replaced
+        inputs = {**report.inputs, "emotion_vectors.safetensors sha256": save_vectors(vectors, run_dir)}
+        if acts_sha:
+            inputs["activations.safetensors sha256"] = acts_sha
+        report = dataclasses.replace(report, inputs=inputs)
+        report.save(run_dir)
     return report, neutral is not None
 
 
@@ -191,6 +220,8 @@ def run_compare(args) -> int:
     from workbench.analysis.report_io import write_layers_csv
     from workbench.analysis.vectors import EmotionVectors
     from workbench.io import atomic_write_text
+    from workbench.report.folder import check_run_folder
+    from workbench.runfolder import check_output_file
 
     names = [d.name or str(d) for d in args.run_dirs]
     labels = names if len(set(names)) == len(names) else [str(d) for d in args.run_dirs]
@@ -199,6 +230,11 @@ def run_compare(args) -> int:
     figure = args.figure if args.figure is not None else args.out.with_suffix(".html")
     if figure.resolve() == args.out.resolve():
         raise InputError(f"--figure {figure} is the same file as --out; give the figure another name")
+    runs = [("the run folder", d) for d in args.run_dirs]
+    check_output_file(args.out, "--out", runs)
+    check_output_file(figure, "--figure" if args.figure is not None else "--figure (from --out)", runs)
+    for d in args.run_dirs:
+        check_run_folder(d)  # every file there, and each the one its manifest records
     reports = [GeometryReport.load(d) for d in args.run_dirs]
     vectors = [EmotionVectors.load(d) for d in args.run_dirs]
     columns, rows = compare_runs(labels, reports, vectors, args.neutral_projection)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 from workbench.collect.config import CollectConfig, parse_layers
+from workbench.runfolder import COLLECT_FILES, check_not_input, claim_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,9 @@ log = logging.getLogger(__name__)
 def register(sub) -> None:
     parser = sub.add_parser("collect", help="read resid_post means at every layer for a corpus",
                             description=__doc__)
-    parser.add_argument("--out", required=True, type=Path, help="run folder to write (resumes if interrupted)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="run folder to write (resumes if interrupted): a new or empty folder, or a run folder")
+    add_force_option(parser)
     add_dataclass_options(parser, CollectConfig)
     parser.add_argument("--remote", nargs="?", const="ndif", default=None, choices=("ndif", "local"),
                         help="run each batch as an nnsight trace on NDIF (--remote; the model is built on the meta "
@@ -25,6 +28,27 @@ def register(sub) -> None:
                         help="run batches I, I+N, I+2N, ... of the plan (shards numbered from 0) and write a "
                              "partial run to --out; `workbench merge` adds the N shards into the full run")
     parser.set_defaults(func=run)
+
+
+def add_force_option(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even when it is a folder the workbench did not make (its files of "
+                             "the same names are replaced); never needed for a new, empty or run folder")
+
+
+def config_inputs(config: CollectConfig) -> list[tuple[str, str]]:
+    """The input paths of a collect, as ``(label, path)``, for the checks against the output paths."""
+    named = [("the corpus", config.corpus), ("the model", config.model)]
+    if config.neutral not in ("bundled", "none"):
+        named.append(("the neutral texts", config.neutral))
+    return [(label, value) for label, value in named if Path(value).exists()]
+
+
+def check_out(config: CollectConfig, out: Path, force: bool, writes=COLLECT_FILES, inputs=()) -> None:
+    """The output folder, checked before any work: no input among the files written, a folder of the user's
+    refused unless forced."""
+    check_not_input([out] + [out / name for name in writes], config_inputs(config) + list(inputs))
+    claim_output_dir(out, "run", force=force, writes=writes, create=False)
 
 
 def _model_for(config: CollectConfig, remote: str | None):
@@ -43,8 +67,10 @@ def _model_for(config: CollectConfig, remote: str | None):
 
 
 def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None,
-                shard: str | None = None):
+                shard: str | None = None, force: bool = False):
     from workbench.pipeline import select_corpus
+
+    check_out(config, out, force)
 
     corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
     from transformers.utils import logging as hf_logging
@@ -56,7 +82,8 @@ def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote:
     acts = collect(model, corpus, neutral=config.neutral, layers=parse_layers(config.layers),
                    token_offset=config.token_offset, max_length=config.max_length,
                    max_tokens_per_batch=config.max_tokens_per_batch, on_short=config.on_short,
-                   read_as=config.read_as, out=out, checkpoint_every=config.checkpoint_every, progress=progress,
+                   read_as=config.read_as, out=out, force=force, checkpoint_every=config.checkpoint_every,
+                   progress=progress,
                    remote={None: False, "ndif": True, "local": "local"}[remote], shard=shard)
     return model, corpus, acts
 
@@ -67,7 +94,7 @@ def run(args) -> int:
         from workbench.collect.shards import parse_shard
 
         parse_shard(args.shard)  # before a model is loaded
-    _, corpus, acts = collect_run(config, args.out, remote=args.remote, shard=args.shard)
+    _, corpus, acts = collect_run(config, args.out, remote=args.remote, shard=args.shard, force=args.force)
     info = acts.info
     print(json.dumps({"out": str(args.out), "texts": len(acts), "layers": len(acts.layers),
                       "d_model": acts.d_model, "corpus": corpus.name, "corpus_sha256": corpus.sha256,

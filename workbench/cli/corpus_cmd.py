@@ -72,7 +72,13 @@ def run_check(args: argparse.Namespace) -> int:
     from workbench.data.ratings import load_ratings
     from workbench.data.validate import drop_flagged, validate
     from workbench.io import atomic_write_json
+    from workbench.runfolder import check_output_file
 
+    if args.drop_flagged:  # the outputs, checked before any work: never one of the inputs
+        out = Path(args.drop_flagged)
+        inputs = [("the corpus", args.source), ("the ratings file", args.ratings)]
+        check_output_file(out, "--drop-flagged", inputs)
+        check_output_file(out.with_name(out.stem + ".dropped.json"), "--drop-flagged (its .dropped.json)", inputs)
     corpus = load_corpus(args.source)
     ratings = load_ratings(args.ratings)
     tokenizer = load_tokenizer(args.tokenizer_model) if args.tokenizer_model else None

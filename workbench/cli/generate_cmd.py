@@ -51,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.topics <= len(topics):
         raise InputError(f"--topics {args.topics}: choose 1..{len(topics)} (the topics file has {len(topics)})")
     config = dataclass_from_args(GenerationConfig, args)
+    from workbench.data.generate import DEFAULT_TOPICS, check_out_file
+    from workbench.data.ratings import DEFAULT_RATINGS
+
+    check_out_file(args.out, [("the ratings file", args.ratings or DEFAULT_RATINGS),
+                              ("the topics file", args.topics_file or DEFAULT_TOPICS)])  # before the model loads
     from workbench.models import load_model
 
     model = load_model(args.model, **({"dtype": args.dtype} if args.dtype else {}))

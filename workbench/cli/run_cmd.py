@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from workbench.cli.collect_cmd import add_force_option
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 
 __all__ = ["register", "default_out"]
@@ -27,7 +28,9 @@ def register(subparsers) -> None:
                     "analyze their geometry against human valence and arousal, make the token view and write "
                     "RUN/report.html. A finished collect in the run folder with the same settings is reused.")
     p.add_argument("--out", type=Path, default=None,
-                   help="run folder (default: runs/MODEL-CORPUS, with -eN for --emotions N)")
+                   help="run folder (default: runs/MODEL-CORPUS, with -eN for --emotions N): a new or empty folder, "
+                        "or a run folder")
+    add_force_option(p)
     add_dataclass_options(p, CollectConfig)
     add_dataclass_options(p, AnalysisSettings)
     p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
@@ -80,19 +83,23 @@ class _Stages:
 
 def run(args) -> int:
     from workbench.analysis.settings import AnalysisSettings
+    from workbench.cli.collect_cmd import check_out
     from workbench.collect.config import CollectConfig
     from workbench.data.ratings import load_ratings
     from workbench.pipeline import run as run_pipeline
+    from workbench.runfolder import RUN_FILES, writing_into
 
     config = dataclass_from_args(CollectConfig, args)
     settings = dataclass_from_args(AnalysisSettings, args)
     ratings = load_ratings(args.ratings)  # read first: a bad ratings file fails before the long stages
     out = args.out if args.out is not None else default_out(config)
+    check_out(config, out, args.force, RUN_FILES, [("the ratings file", args.ratings)])
     stages = _Stages()
     collect_settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("model", "corpus", "neutral")}
-    result = run_pipeline(config.model, config.corpus, config.neutral, out, ratings=ratings,
-                          neutral_variance=args.neutral_variance, progress=args.progress, on_stage=stages.begin,
-                          **collect_settings, **settings.to_dict())
+    with writing_into(out, "run", force=args.force, writes=RUN_FILES):  # one writer for the whole run
+        result = run_pipeline(config.model, config.corpus, config.neutral, out, ratings=ratings,
+                              neutral_variance=args.neutral_variance, progress=args.progress, on_stage=stages.begin,
+                              **collect_settings, **settings.to_dict())
     stages.end()
     report = result.report
     timing = ", ".join(f"{name} {sec:.0f} s" for name, sec in stages.times.items())

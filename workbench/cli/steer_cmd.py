@@ -73,8 +73,14 @@ def run_steer(args) -> int:
     from workbench.steer.settings import SteerSettings
 
     settings = dataclass_from_args(SteerSettings, args, layer=args.layer)  # bad settings fail before torch loads
+    from workbench.runfolder import claim_output_dir, run_lock, same_path, writing_into
     from workbench.steer import prepare_steering, run_steering
+    from workbench.steer.results import STEER_FILES
 
+    out = args.out or args.run_dir
+    elsewhere = args.out is not None and not same_path(args.out, args.run_dir)  # a folder of steering results only
+    if elsewhere:
+        claim_output_dir(out, "steer", writes=STEER_FILES, create=False)
     plan = prepare_steering(args.run_dir, settings)
     if args.remote == "ndif":
         raise InputError("steer --remote (NDIF): the read-back and perplexity scores need the model's hidden states "
@@ -87,8 +93,9 @@ def run_steer(args) -> int:
         model = RemoteGeneration(model, "local")
     if args.generate_threads < 0:
         raise InputError(f"--generate-threads must be >= 0, got {args.generate_threads}")
-    result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)
-    out = result.save(args.out or args.run_dir)
+    with writing_into(out, "steer", writes=STEER_FILES) if elsewhere else run_lock(out):
+        result = run_steering(model, plan, progress=args.progress, generate_threads=args.generate_threads or None)
+        result.save(out)
     s = result.summary
     t = s["timings"]
     print(f"steered {s['direction']} at layer {s['layer']} (norm {s['norm']:.1f}, {s['norm_definition']}), "

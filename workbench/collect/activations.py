@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from workbench.errors import RunFolderError
 from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, staged_writes
+from workbench.runfolder import damaged
 
 __all__ = ["StoryActivations", "FORMAT_VERSION"]
 
@@ -104,8 +105,16 @@ class StoryActivations:
     # ---- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``activations.safetensors``, ``texts.jsonl`` and, last, ``manifest.json``."""
+        from workbench.runfolder import mark_run_folder, run_lock
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(directory):
+            mark_run_folder(directory)
+            self._save(directory)
+        return directory
+
+    def _save(self, directory: Path) -> None:
         lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(self.meta))
         # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
         # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
@@ -129,7 +138,6 @@ class StoryActivations:
                     "sha256": digests,
                 },
             }))
-        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> StoryActivations:
@@ -146,11 +154,17 @@ class StoryActivations:
             raise RunFolderError(f"{directory / MANIFEST_FILE}: run folder format {manifest.get('format_version')!r}"
                                  f"{'' if 'collect' in manifest else ' without a collect section'}; this "
                                  f"workbench reads format {FORMAT_VERSION}: collect again with this version")
-        section = manifest["collect"]
+        with damaged(directory / MANIFEST_FILE, "collect again"):
+            return cls._load(directory, manifest["collect"])
+
+    @classmethod
+    def _load(cls, directory: Path, section: dict) -> StoryActivations:
+        if not isinstance(section, dict):
+            raise TypeError(f"its collect section is a {type(section).__name__}")
         for name in (TENSORS_FILE, TEXTS_FILE):
             if not (directory / name).is_file():
                 raise RunFolderError(f"{directory} lacks {name}; collect again")
-            expected = (section.get("sha256") or {}).get(name)
+            expected = (section.get("sha256") or {}).get(name)  # older collects recorded none
             if expected is not None and _sha256_file(directory / name) != expected:
                 raise RunFolderError(f"{directory / name} does not match {directory / MANIFEST_FILE} (sha256 differs): "
                                      "a save was interrupted or the file was changed; collect again")

@@ -62,4 +62,8 @@ class CollectConfig:
         if self.max_length <= self.token_offset:  # checked here, before a model is loaded
             raise InputError(f"--max-length ({self.max_length}) must exceed --token-offset ({self.token_offset}): "
                              "no token would be pooled")
-        parse_layers(self.layers)
+        if parse_layers(self.layers) == []:
+            raise InputError(f"--layers {self.layers!r} names no layer: give 'all' or block indices")
+        from workbench.models.hf import check_device
+
+        check_device(self.device)  # before the corpus is read or a model loaded

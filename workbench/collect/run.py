@@ -10,6 +10,7 @@ run with the same key is loaded instead of recomputed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -27,6 +28,7 @@ from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_s
 from workbench.collect.pooling import masked_norm_sum, masked_sum
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
+from workbench.runfolder import COLLECT_FILES, writing_into
 
 __all__ = ["collect", "neutral_texts"]
 
@@ -102,6 +104,19 @@ def _describe(i, meta, plan):
     return f"text {i} ({label}){where}: {len(plan.ids[i])} tokens"
 
 
+def _into_run_folder(fn):
+    """``out=`` is claimed as a run folder (refused when it is a folder the workbench did not make,
+    unless ``force=True``) and locked against a second writer for the whole collect."""
+    @functools.wraps(fn)
+    def wrapper(model, texts, *, out=None, force: bool = False, **kwargs):
+        if out is None:
+            return fn(model, texts, **kwargs)
+        with writing_into(out, "run", force=force, writes=COLLECT_FILES):
+            return fn(model, texts, out=out, **kwargs)
+    return wrapper
+
+
+@_into_run_folder
 def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
@@ -122,7 +137,8 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
         max_tokens_per_batch: padded tokens per forward pass (texts are sorted by length).
         on_short: ``"error"`` for a text with no token at or past the offset, or ``"skip"``
             (skipped texts are recorded in ``info["skipped"]``).
-        out: a folder to save to; enables checkpoints, resume and reuse.
+        out: a folder to save to; enables checkpoints, resume and reuse. It must be new, empty or a
+            run folder (``force=True``: write into another folder anyway); it is locked while collecting.
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).

@@ -183,8 +183,10 @@ def _load_path(path: Path, name: str) -> Corpus:
         stories = _read_jsonl(path)
         where = f"corpus file {path}"
     else:
-        raise InputError(f"corpus {path} does not exist (expected a JSONL file, a folder of them, "
-                         "'hf:OWNER/NAME[@split]' or 'bundled')")
+        from workbench.io import file_problem
+
+        raise InputError(f"corpus {path} {file_problem(path) or 'cannot be read'} (expected a JSONL file, a folder "
+                         "of them, 'hf:OWNER/NAME[@split]' or 'bundled')")
     if not stories:
         raise InputError(f"{where}: no stories (every row is empty or the file is blank)")
     return Corpus(tuple(stories), name)

@@ -24,8 +24,10 @@ def load_neutral_texts(path: str | Path | None = None) -> tuple[str, ...]:
     Errors name the file and line.
     """
     path = Path(path) if path is not None else DEFAULT_NEUTRAL
-    if not path.is_file():
-        raise InputError(f"neutral texts file {path} does not exist")
+    from workbench.io import file_problem
+
+    if file_problem(path):
+        raise InputError(f"neutral texts file {path} {file_problem(path)}")
     texts: list[str] = []
     ids: dict[object, int] = {}
     for line, row, where in iter_jsonl(path, f"neutral texts file {path}"):

@@ -81,8 +81,10 @@ class Ratings:
 def load_ratings(path: str | Path | None = None) -> Ratings:
     """Read ``emotion,valence,arousal,source`` rows (default: the project's ``data/emotions.csv``)."""
     path = Path(path) if path is not None else DEFAULT_RATINGS
-    if not path.is_file():
-        raise InputError(f"ratings file {path} {'is not a file' if path.exists() else 'does not exist'}")
+    from workbench.io import file_problem
+
+    if file_problem(path):
+        raise InputError(f"ratings file {path} {file_problem(path)}")
     try:
         raw = path.read_bytes()
         rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))

@@ -83,8 +83,10 @@ def load_model(name: str, backend: str = "auto", dtype: str = "bfloat16", device
         block_path: dotted path of the decoder block list, for architectures where it is ambiguous.
     """
     from workbench.env import ensure_offline_if_unreachable
-    from workbench.models.hf import load_hf, resolve, torch_dtype
+    from workbench.models.hf import check_device, load_hf, resolve, torch_dtype
 
+    if device_map is None:
+        check_device(device)
     if backend != "auto" and backend not in BACKENDS:
         raise InputError(f"backend {backend!r} is not one of {['auto', *BACKENDS]}")
     torch_dt = torch_dtype(dtype)

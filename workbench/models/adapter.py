@@ -102,7 +102,9 @@ class ModelAdapter(ABC):
             out.append(layer % self.n_layers)
         if len(set(out)) != len(out):
             raise InputError(f"layers listed twice: {list(layers)}")
-        return tuple(out)
+        if not out:
+            raise InputError("no layers given: name at least one block, or 'all'")
+        return tuple(sorted(out))  # results are labelled, stored and compared in block order
 
     @contextlib.contextmanager
     def intervene(self, layer: int, fn: Intervention) -> Iterator[None]:

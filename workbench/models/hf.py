@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from workbench.errors import InputError, ModelLoadError, OfflineError
 from workbench.models.registry import ALIASES, EMBEDDED_PREFIX
 from workbench.models.spec import DTYPES
 
-__all__ = ["Resolved", "resolve", "load_hf", "TEXT_ONLY", "torch_dtype", "sha256_file"]
+__all__ = ["Resolved", "resolve", "load_hf", "TEXT_ONLY", "torch_dtype", "sha256_file", "check_device"]
+# what transformers and its readers raise for a file that is not what it should be (truncated, empty,
+# random bytes, invalid JSON, a config without model_type): each becomes a ModelLoadError naming the file
+_BAD_FILE = (ValueError, KeyError, OSError, RuntimeError, TypeError, IndexError, EOFError, AttributeError)
 
 log = logging.getLogger(__name__)
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -68,6 +72,32 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def check_device(device: str) -> str:
+    """``device`` when torch can use it here; else an InputError saying why (unknown, or not available)."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"--device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps')") from None
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                 "mps": lambda: torch.backends.mps.is_available()}.get(parsed.type)
+    if available is None or not available():
+        raise InputError(f"--device {device!r} is not available on this machine"
+                         f"{'' if available is None else ' (torch finds no ' + parsed.type + ' device)'}; "
+                         "use --device cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise InputError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def _regular(path: Path, what: str) -> None:
+    """Refuse a model path that is not a regular file (a FIFO is refused, never opened and waited on)."""
+    from workbench.runfolder import _special
+
+    special = _special(path)
+    if special:
+        raise InputError(f"{what} {path} is {special}, not a regular file")
+
+
 def resolve(name: str) -> Resolved:
     """Turn an alias, a path or an HF id into where to load from; unknown names are errors."""
     if not isinstance(name, str) or not name.strip():
@@ -79,10 +109,14 @@ def resolve(name: str) -> Resolved:
         return Resolved("hub", target)
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
+        _regular(path, "GGUF file")
+        if path.is_dir():
+            raise InputError(f"GGUF file {path} is a folder, not a file")
         if not path.is_file():
             raise InputError(f"GGUF file {path} does not exist")
         return Resolved("gguf", str(path.resolve()))
     if path.is_dir():
+        _regular(path / "config.json", "model config")
         if not (path / "config.json").is_file():
             raise InputError(f"model directory {path} has no config.json (expected a save_pretrained folder)")
         return Resolved("directory", str(path.resolve()))
@@ -115,7 +149,13 @@ def _check_gguf_architecture(path: Path) -> str:
     from gguf import GGUFReader
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
-    reader = GGUFReader(str(path))
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"GGUF file {path} is empty")
+    try:
+        reader = GGUFReader(str(path))
+    except (*_BAD_FILE, struct.error) as exc:
+        raise ModelLoadError(f"GGUF file {path} cannot be read as GGUF (truncated or not a GGUF file: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
     arch_field = reader.fields.get("general.architecture")
     if arch_field is None:
         raise ModelLoadError(f"GGUF file {path} has no general.architecture field")
@@ -124,6 +164,11 @@ def _check_gguf_architecture(path: Path) -> str:
         raise ModelLoadError(f"GGUF file {path} has architecture {arch!r}, which transformers cannot load "
                              f"from GGUF; supported: {sorted(GGUF_SUPPORTED_ARCHITECTURES)}")
     return arch
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
 
 
 def _strict(info: dict, where: str, ignore_unexpected: tuple[str, ...] = ()) -> None:
@@ -159,7 +204,7 @@ def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_
             tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model, info = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
                                                                output_loading_info=True, **common)
-        except (ValueError, KeyError, OSError, RuntimeError) as exc:  # transformers' GGUF reader: incomplete file
+        except _BAD_FILE as exc:  # transformers' GGUF reader: incomplete file
             raise ModelLoadError(f"{path}: a {arch} GGUF file that transformers cannot load "
                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from exc
         _strict(info, str(path))
@@ -169,9 +214,16 @@ def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_
         if resolved.source == "hub":
             _check_hub_available(loc, revision)
         kw = {"revision": revision} if revision else {}
-        config = AutoConfig.from_pretrained(loc, **kw)
+        what = f"model folder {loc}" if resolved.source == "directory" else f"model {loc!r}"
+        try:
+            config = AutoConfig.from_pretrained(loc, **kw)
+        except _BAD_FILE as exc:
+            raise ModelLoadError(f"{what}: its config.json cannot be used ({_first_line(exc)})") from None
         text_only = TEXT_ONLY.get(config.model_type)
-        tok = AutoTokenizer.from_pretrained(loc, **kw)
+        try:
+            tok = AutoTokenizer.from_pretrained(loc, **kw)
+        except _BAD_FILE as exc:
+            raise ModelLoadError(f"{what}: no usable tokenizer ({_first_line(exc)})") from None
         if text_only is not None:
             import transformers
 
@@ -180,7 +232,10 @@ def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_
                                               output_loading_info=True, **common, **kw)
             _strict(info, loc, text_only.ignore_unexpected)
         else:
-            model, info = AutoModelForCausalLM.from_pretrained(loc, output_loading_info=True, **common, **kw)
+            try:
+                model, info = AutoModelForCausalLM.from_pretrained(loc, output_loading_info=True, **common, **kw)
+            except _BAD_FILE as exc:
+                raise ModelLoadError(f"{what}: its weights cannot be loaded ({_first_line(exc)})") from None
             _strict(info, loc)
         extra = {}
         weights = sorted(Path(loc).glob("*.safetensors")) if resolved.source == "directory" else []

@@ -80,12 +80,18 @@ def build_report(run, sections=None) -> str:
 
 def write_report(run_dir, out=None, ratings=None, sections=None) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``), atomically."""
+    import contextlib
+
     from workbench.report.folder import load_run
+    from workbench.runfolder import check_output_file, run_lock, same_path
 
     run_dir = Path(run_dir)
-    data = load_run(run_dir, ratings)
-    out = run_dir / REPORT_FILE if out is None else Path(out)
-    return atomic_write_text(out, build_report(data, sections))
+    own = run_dir / REPORT_FILE
+    out = own if out is None else Path(out)
+    check_output_file(out, "--out", allowed=own)  # never over a run's own files
+    with run_lock(run_dir) if same_path(out, own) else contextlib.nullcontext():
+        data = load_run(run_dir, ratings)
+        return atomic_write_text(out, build_report(data, sections))
 
 
 def figure_page(figures, title: str, subtitle: str = "") -> str:

@@ -12,7 +12,7 @@ report RUN_DIR --tokens``), the steering results ``steering.csv`` /
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import RunFolderError
@@ -46,6 +46,7 @@ class RunData:
     token_view: object | None = None  # TokenView
     steering: object | None = None  # a workbench.steer.SteeringResult, when the folder has one
     monitor: object | None = None  # a workbench.monitor.MonitorResult (monitor.json), when the folder has one
+    stale: dict = field(default_factory=dict)  # "tokens"/"steering" -> why the folder's one is not shown
 
     @property
     def label(self) -> dict:
@@ -75,7 +76,21 @@ def check_run_folder(run_dir: str | Path) -> dict:
     for name, used_for in REQUIRED_FILES.items():
         if not (run_dir / name).is_file():
             raise RunFolderError(f"{run_dir / name} is missing (needed for {used_for}): it is made by {_make(run_dir)}")
+    _check_recorded(run_dir, manifest)
     return manifest
+
+
+def _check_recorded(run_dir: Path, manifest: dict) -> None:
+    """Every file whose sha256 the manifest records (collect, analysis) is the file it recorded (the vectors:
+    :meth:`GeometryReport.load` checks them against the analysis' inputs)."""
+    from workbench.runfolder import check_digests, damaged
+
+    path = run_dir / "manifest.json"
+    with damaged(path, f"collect and analyze again ({_make(run_dir)})"):
+        sections = {"collect": (manifest["collect"].get("sha256") or {}, f"`workbench collect --out {run_dir}`"),
+                    "analysis": (manifest["analysis"].get("sha256") or {}, f"`workbench analyze {run_dir}`")}
+        for digests, remake in sections.values():
+            check_digests(run_dir, digests, path, f"make it again with {remake}")
 
 
 def run_label(manifest: dict, run_dir: str | Path) -> dict:
@@ -89,17 +104,36 @@ def run_label(manifest: dict, run_dir: str | Path) -> dict:
     return {"model": str(model), "corpus": str(corpus)}
 
 
-def _steering(run_dir: Path):
-    """The run's :class:`SteeringResult` when ``workbench steer`` wrote one into the folder, else None.
-
-    A folder with only part of the steering files is refused (RunFolderError naming what is missing).
-    """
-    present = [n for n in STEERING_FILES if (run_dir / n).is_file()]
-    if not present:
-        return None
+def _steering(run_dir: Path, manifest: dict):
+    """``(result, why_not)``: the run's :class:`SteeringResult` when ``workbench steer`` wrote a current
+    one into the folder; else None and, when there are steering files, why they are not shown (made
+    from an earlier collect or analysis, or without their manifest section)."""
+    from workbench.runfolder import stale_reason
     from workbench.steer.results import SteeringResult
 
-    return SteeringResult.load(run_dir)
+    present = [n for n in STEERING_FILES if (run_dir / n).is_file()]
+    if not present:
+        return None, None
+    remake = f"`workbench steer {run_dir} --layer L`"
+    section = manifest.get("steer")
+    if not isinstance(section, dict):
+        return None, (f"the steering files in this folder ({', '.join(present)}) have no 'steer' section in its "
+                      f"manifest (an interrupted steer, or a folder collected or analysed again): make them "
+                      f"again with {remake}")
+    why = stale_reason(section.get("made_from"), manifest, "steering results", remake)
+    return (None, why) if why else (SteeringResult.load(run_dir), None)
+
+
+def _token_view(run_dir: Path, manifest: dict):
+    """``(view, why_not)``, as :func:`_steering` for ``token_view.json``."""
+    from workbench.report.tokens import TOKEN_VIEW_FILE, TokenView
+    from workbench.runfolder import stale_reason
+
+    if not (run_dir / TOKEN_VIEW_FILE).is_file():
+        return None, None
+    view = TokenView.load(run_dir)
+    why = stale_reason(view.info.get("made_from"), manifest, "token view", f"`workbench report {run_dir} --tokens`")
+    return (None, why) if why else (view, None)
 
 
 def load_run(run_dir: str | Path, ratings=None) -> RunData:
@@ -110,7 +144,6 @@ def load_run(run_dir: str | Path, ratings=None) -> RunData:
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.vectors import EmotionVectors
     from workbench.data.ratings import load_ratings
-    from workbench.report.tokens import TOKEN_VIEW_FILE, TokenView
 
     run_dir = Path(run_dir)
     manifest = check_run_folder(run_dir)
@@ -121,11 +154,12 @@ def load_run(run_dir: str | Path, ratings=None) -> RunData:
                              f"given ({ratings.sha256[:12]}...): pass the ratings file the analysis used")
     report = GeometryReport.load(run_dir)
     vectors = EmotionVectors.load(run_dir)
-    token_view = TokenView.load(run_dir) if (run_dir / TOKEN_VIEW_FILE).is_file() else None
+    (token_view, tokens_stale), (steering, steering_stale) = _token_view(run_dir, manifest), _steering(run_dir, manifest)
+    stale = {k: v for k, v in (("tokens", tokens_stale), ("steering", steering_stale)) if v}
     from workbench.monitor.result import MONITOR_FILE, MonitorResult
 
     monitor = MonitorResult.load(run_dir) if (run_dir / MONITOR_FILE).is_file() else None
-    return RunData(run_dir, manifest, report, vectors, ratings, token_view, _steering(run_dir), monitor)
+    return RunData(run_dir, manifest, report, vectors, ratings, token_view, steering, monitor, stale)
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu"):

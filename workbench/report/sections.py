@@ -92,6 +92,8 @@ def token_section(data) -> Section:
     from workbench.report.tokens import TOKEN_VIEW_FILE
 
     view = data.token_view
+    if view is None and data.stale.get("tokens"):
+        return Section("tokens", "Token view", absent=data.stale["tokens"])
     if view is None:
         return Section("tokens", "Token view", absent=(
             f"{TOKEN_VIEW_FILE} is not in the run folder: make it with `workbench report {data.run_dir} --tokens` "
@@ -161,6 +163,8 @@ def steering_section(data) -> Section:
     from workbench.figures import dose_response_figure
     from workbench.report.folder import STEERING_FILES
 
+    if data.steering is None and data.stale.get("steering"):
+        return Section("steering", "Steering", absent=data.stale["steering"])
     if data.steering is None:
         return Section("steering", "Steering", absent=(
             f"no steering results ({', '.join(STEERING_FILES)}) in the run folder: make them with "

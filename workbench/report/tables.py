@@ -95,8 +95,8 @@ def headline_html(report) -> str:
         row(f"PC2-arousal r [{ci}] · max-stat p", lambda k: f"{_ci(k)} · {num(k.max_stat_p, 2, 'g')}", "arousal_peak"),
         row("best arousal PC there (r, p)", lambda k: f"PC{k.best_pc} ({num(k.best_pc_r)}, p = {num(k.best_pc_p, 2, 'g')})",
             "arousal_peak"),
-        row("block 0: PC1-valence r · best valence PC (r) · ridge r",
-            lambda b: f"{num(b.get('pc1_valence_r'))} · PC{b.get('best_valence_pc')} ({num(b.get('best_valence_r'))}) · "
+        row("the first analysed block (block 0: the lexical baseline): PC1-valence r · best valence PC (r) · ridge r",
+            lambda b: f"{baseline_name(b.get('layer'))}: {num(b.get('pc1_valence_r'))} · PC{b.get('best_valence_pc')} ({num(b.get('best_valence_r'))}) · "
                       f"{num(b.get('valence_cv_r'))}", "baseline"),
     ]
     for name, b in (report.baselines or {}).items():
@@ -107,6 +107,13 @@ def headline_html(report) -> str:
             f'simulation): <a href="{esc(statistics_doc())}">docs/statistics.md</a>, made by <code>workbench calibrate</code>.'
             "</p>")
     return html_table(header, rows, "headline") + link
+
+
+def baseline_name(layer) -> str:
+    """The baseline row's block, named as what it is: block 0 is the lexical baseline, another is not."""
+    if layer == 0:
+        return "block 0 (lexical baseline)"
+    return f"block {layer} (block 0 was not analysed: no lexical baseline)"
 
 
 _LAYER_COLUMNS = (

@@ -18,11 +18,13 @@ import torch
 
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
+from workbench.runfolder import damaged, run_lock, stamp
 
 __all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "story_text",
            "TOKEN_VIEW_FILE"]
 
 TOKEN_VIEW_FILE = "token_view.json"
+TOKEN_VIEW_STAGES = ("collect", "analysis")  # what a token view is made from (stale when either is redone)
 FORMAT = 1
 
 
@@ -58,14 +60,25 @@ class TokenView:
     info: dict = field(default_factory=dict)
 
     def save(self, run_dir: str | Path) -> Path:
-        payload = {"format": FORMAT, "layer": self.layer, "info": self.info,
-                   "texts": [t.to_dict() for t in self.texts]}
-        return atomic_write_text(Path(run_dir) / TOKEN_VIEW_FILE, json.dumps(payload, ensure_ascii=False) + "\n")
+        """Write ``token_view.json`` (under the folder's writer lock). A view that does not say what it was
+        made from (``info["made_from"]``) is taken to be of the folder's current collect and analysis."""
+        run_dir = Path(run_dir)
+        with run_lock(run_dir):
+            info = dict(self.info)
+            if "made_from" not in info:
+                info["made_from"] = stamp(read_json(run_dir / "manifest.json"), TOKEN_VIEW_STAGES)
+            payload = {"format": FORMAT, "layer": self.layer, "info": info,
+                       "texts": [t.to_dict() for t in self.texts]}
+            return atomic_write_text(run_dir / TOKEN_VIEW_FILE, json.dumps(payload, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, run_dir: str | Path) -> TokenView:
         path = Path(run_dir) / TOKEN_VIEW_FILE
-        obj = read_json(path)
+        with damaged(path, f"make it again with `workbench report {Path(run_dir)} --tokens`"):
+            return cls._parse(read_json(path), path, Path(run_dir))
+
+    @classmethod
+    def _parse(cls, obj, path: Path, run_dir: Path) -> TokenView:
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("texts"), list):
             raise RunFolderError(f"{path}: not a token view of format {FORMAT}; make it again with "
                                  f"`workbench report {Path(run_dir)} --tokens`")
@@ -75,7 +88,10 @@ class TokenView:
         except (KeyError, TypeError, InputError) as exc:
             raise RunFolderError(f"{path}: a malformed text entry ({exc}); make it again with "
                                  f"`workbench report {Path(run_dir)} --tokens`") from None
-        return cls(int(obj["layer"]), texts, obj.get("info", {}))
+        info = obj.get("info", {})
+        if not isinstance(info, dict):
+            raise TypeError(f"its info is a {type(info).__name__}, not an object")
+        return cls(int(obj["layer"]), texts, info)
 
 
 def _pieces(tokenizer, text: str, ids: list[int], offsets) -> list[str]:
@@ -223,5 +239,5 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
     made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(made, chosen))
     info = {"model": model.name, "direction": "valence_directions.safetensors 'directions' (ridge axis, contrast "
             "vectors, neutral projection off)", "centre": "mean of the analysed emotions' raw vectors at the layer",
-            "max_tokens": max_tokens}
+            "max_tokens": max_tokens, "made_from": stamp(manifest, TOKEN_VIEW_STAGES)}
     return TokenView(int(layer), made, info)

@@ -44,6 +44,7 @@ class SteerPlan:
     prompts: tuple[str, ...]
     model: dict  # the run's model spec (collect section): name, dtype, ...
     n_model_layers: int
+    made_from: dict | None = None  # the run folder's stages it was planned from (workbench.runfolder.stamp)
 
     @property
     def direction(self) -> Direction:
@@ -100,8 +101,11 @@ def _check_settings(settings) -> None:
 
 
 def _plan(report, vectors, acts, settings, run_dir) -> SteerPlan:
+    from workbench.io import read_json
+    from workbench.runfolder import stamp
     from workbench.steer.prompts import load_prompts
     from workbench.steer.recipes import load_recipe
+    from workbench.steer.results import STEER_STAGES
 
     _check_settings(settings)
     n_layers = report.n_model_layers
@@ -119,8 +123,9 @@ def _plan(report, vectors, acts, settings, run_dir) -> SteerPlan:
         norm = NORMS[settings.norm][0](acts, layer)
     except RunFolderError as exc:
         raise RunFolderError(f"{run_dir or 'the activations'}: {exc}") from None
+    made_from = None if run_dir is None else stamp(read_json(run_dir / "manifest.json"), STEER_STAGES)
     return SteerPlan(run_dir, settings, (direction,) + controls, readback, valence_direction(report, readback),
-                     norm, prompts, dict(acts.spec), n_layers)
+                     norm, prompts, dict(acts.spec), n_layers, made_from)
 
 
 def _rows(plan: SteerPlan, gens, vader, readback, perplexity) -> list[dict]:
@@ -189,7 +194,7 @@ def run_steering(model, plan: SteerPlan, progress: bool = False, generate_thread
                          "backend": model.backend},
         "run_dir": None if plan.run_dir is None else str(plan.run_dir), "prompts": list(plan.prompts), "settings": s.to_dict(),
         "alpha0_identical": _alpha0_identical(gens), "alpha0_shared": bool(s.share_unsteered and 0.0 in s.alphas),
-        "generate_threads": generate_threads,
+        "generate_threads": generate_threads, "made_from": plan.made_from,
         "empty_continuations": int(sum(1 for g in gens if not g.new_ids)),
         "empty_text_by_alpha": _empty_by_alpha(plan, gens),
         "timings": {"generate": round(t_gen - start, 3), "score": round(t_score - t_gen, 3),

@@ -15,8 +15,10 @@ DEFAULT_PROMPTS = data_path("steer_prompts.txt")
 def load_prompts(path: str | Path | None = None) -> tuple[str, ...]:
     """The prompts of ``path`` (default: ``data/steer_prompts.txt``, neutral openings written for this project)."""
     path = Path(path) if path is not None else DEFAULT_PROMPTS
-    if not path.is_file():
-        raise InputError(f"prompts file {path} does not exist")
+    from workbench.io import file_problem
+
+    if file_problem(path):
+        raise InputError(f"prompts file {path} {file_problem(path)}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -1,20 +1,25 @@
-"""Intervention recipes: small files in ``hooks/`` with one ``make_hook(direction, scale)`` factory.
+"""Intervention recipes: small Python files with one ``make_hook(direction, scale)`` factory.
 
-A recipe is named (``add_direction`` loads ``hooks/add_direction.py``) or given
-as a path to any ``.py`` file defining ``make_hook``. The built-in recipes are
-also attributes of this module: ``from workbench.steer.recipes import
-add_direction`` is the ``make_hook`` of ``hooks/add_direction.py``. A recipe
-file is executed once per version of the file (its path, size and modification
-time), not at every use: a steering run loads it once, and an edited file is
-read again.
+A recipe is code: loading one runs it, with the rights of the user who runs the workbench (as
+any Python file they run would). A recipe given by name (``add_direction``) is looked up only in
+the recipe folder ``hooks/``; anything else must be given by its path (``./my_recipe.py``,
+``path/to/recipe.py``). An error raised inside a recipe (while it loads, in ``make_hook`` or in
+the hook it returns) is a :class:`~workbench.errors.RecipeError` whose message shows the recipe's
+own traceback once, marked as the recipe's.
+
+The built-in recipes are also attributes of this module: ``from workbench.steer.recipes import
+add_direction`` is the (guarded) ``make_hook`` of ``hooks/add_direction.py``. A recipe file is
+executed once per version of the file (its path, size and modification time), not at every use.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import traceback
 from pathlib import Path
 
-from workbench.errors import InputError
+from workbench.errors import InputError, RecipeError
 from workbench.resources import hooks_dir
 
 __all__ = ["HOOKS_DIR", "load_recipe", "available_recipes"]
@@ -28,30 +33,76 @@ def available_recipes() -> list[str]:
 
 
 def _recipe_path(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.suffix != ".py":
-        path = HOOKS_DIR / f"{name_or_path}.py"
-        if not path.is_file():
-            raise InputError(f"unknown hook recipe {name_or_path!r}; known: {available_recipes()} "
-                             f"(or give the path of a .py file defining make_hook)")
-    elif not path.is_file():
-        raise InputError(f"hook recipe file {path} does not exist")
+    from workbench.io import file_problem
+
+    text = str(name_or_path)
+    if "/" in text or "\\" in text:  # a path
+        path = Path(text).expanduser()
+        if path.suffix != ".py":
+            raise InputError(f"hook recipe file {path} is not a .py file")
+        problem = file_problem(path)
+        if problem:
+            raise InputError(f"hook recipe file {path} {problem}")
+        return path
+    if text.endswith(".py"):
+        raise InputError(f"hook recipe {text!r}: a recipe file is given by its path (./{text}); a name "
+                         f"({text[:-3]!r}) is looked up in the recipe folder {HOOKS_DIR} only")
+    path = HOOKS_DIR / f"{text}.py"
+    if not text.isidentifier() or not path.is_file():
+        raise InputError(f"unknown hook recipe {text!r}; known: {available_recipes()} "
+                         f"(or give the path of a .py file defining make_hook, e.g. ./my_recipe.py)")
     return path
 
 
+def _recipe_error(path: Path, stage: str, exc: BaseException) -> RecipeError:
+    """The error of a recipe, with the frames of the recipe's own file (the workbench's are left out)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    trace = "".join(traceback.format_list(frames)) if frames else ""
+    what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return RecipeError(f"the hook recipe {path} raised an error {stage} (this is the recipe's code, not the "
+                       f"workbench's; its traceback:)\n{trace}{what}")
+
+
+def _guarded(path: Path, factory):
+    """``factory``, with errors raised in it or in the hooks it makes reported as the recipe's."""
+    @functools.wraps(factory)
+    def make_hook(direction, scale):
+        try:
+            hook = factory(direction, scale)
+        except Exception as exc:  # the user's code: reported as theirs, with their traceback
+            raise _recipe_error(path, "in make_hook", exc) from None
+        if not callable(hook):
+            raise RecipeError(f"the hook recipe {path}: make_hook returned {type(hook).__name__}, not a function")
+
+        @functools.wraps(hook)
+        def guarded(hidden):
+            try:
+                return hook(hidden)
+            except Exception as exc:  # the user's code: reported as theirs, with their traceback
+                raise _recipe_error(path, "in its hook", exc) from None
+
+        return guarded
+
+    return make_hook
+
+
 def load_recipe(name_or_path: str):
-    """The ``make_hook`` factory of a recipe, by name (in ``hooks/``) or by path."""
-    path = _recipe_path(name_or_path)
+    """The ``make_hook`` factory of a recipe, by name (in ``hooks/``) or by path. Loading runs the file,
+    once per version of it."""
+    path = _recipe_path(name_or_path).resolve()
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _LOADED:
         spec = importlib.util.spec_from_file_location(f"workbench_hook_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's code: reported as theirs, with their traceback
+            raise _recipe_error(path, "while loading", exc) from None
         factory = getattr(module, "make_hook", None)
         if not callable(factory):
             raise InputError(f"hook recipe {path} defines no make_hook(direction, scale) function")
-        _LOADED[key] = factory
+        _LOADED[key] = _guarded(path, factory)
     return _LOADED[key]
 
 

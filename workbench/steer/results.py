@@ -8,17 +8,20 @@ timings) and last the ``steer`` section of ``manifest.json``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_text, read_json
+from workbench.io import atomic_write_bytes, file_problem, read_json
+from workbench.runfolder import check_digests, damaged
 
-__all__ = ["SteeringResult", "COLUMNS", "STEER_FILES"]
+__all__ = ["SteeringResult", "COLUMNS", "STEER_FILES", "STEER_STAGES"]
 
 STEER_FILES = ("steering.csv", "steering_summary.json")
+STEER_STAGES = ("collect", "vectors", "analysis")  # what steering is made from (stale when one is redone)
 # (column, parser); every row also repeats the experiment's settings.
 COLUMNS = (
     ("direction", str), ("kind", str), ("alpha", float), ("prompt_index", int), ("sample", int),
@@ -101,19 +104,34 @@ class SteeringResult:
         return f"<div><p>{head}</p><table>{''.join(cells)}</table>{foot}</div>"
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section."""
-        from workbench.analysis.manifest import update_manifest, versions
-        from workbench.analysis.report_io import write_json
+        """Write ``steering.csv``, ``steering_summary.json``, then the manifest's ``steer`` section (under
+        the folder's writer lock). The section records what the steering was made from
+        (``summary["made_from"]``, else the folder's current collect, vectors and analysis)."""
+        from workbench.runfolder import run_lock
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(directory):
+            return self._save(directory)
+
+    def _save(self, directory: Path) -> Path:
+        from workbench.analysis.manifest import update_manifest, versions
+        from workbench.analysis.report_io import write_json
+        from workbench.runfolder import stamp
+
+        made_from = self.summary.get("made_from")
+        if made_from is None:
+            manifest = read_json(directory / "manifest.json") if (directory / "manifest.json").is_file() else {}
+            made_from = stamp(manifest, STEER_STAGES)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow([c for c, _ in COLUMNS])
         for r in self.rows:
             w.writerow([_cell(r[c]) for c, _ in COLUMNS])
-        atomic_write_text(directory / "steering.csv", buf.getvalue())
-        write_json(directory / "steering_summary.json", self.summary)
+        table = buf.getvalue().encode("utf-8")
+        atomic_write_bytes(directory / "steering.csv", table)
+        digests = {"steering.csv": hashlib.sha256(table).hexdigest(),
+                   "steering_summary.json": write_json(directory / "steering_summary.json", self.summary)}
         settings = self.summary.get("settings", {})
         update_manifest(directory, "steer", {
             "files": list(STEER_FILES), "n_texts": len(self.rows),
@@ -121,7 +139,8 @@ class SteeringResult:
             "layer": settings.get("layer"), "readback_layer": self.summary.get("readback_layer"),
             "norm": self.summary.get("norm"), "norm_definition": self.summary.get("norm_definition"),
             "model": self.summary.get("model"),
-            "timings": self.summary.get("timings", {}), "versions": versions(),
+            "timings": self.summary.get("timings", {}), "versions": versions(), "made_from": made_from,
+            "sha256": digests,  # checked on load: a damaged or edited result is refused
         })
         return directory
 
@@ -132,13 +151,28 @@ class SteeringResult:
         if not isinstance(manifest, dict) or "steer" not in manifest:
             raise RunFolderError(f"{directory}/manifest.json has no 'steer' section: run `workbench steer "
                                  f"{directory} --layer L` (again; an interrupted run writes no section)")
+        again = f"run `workbench steer {directory} --layer L` again"
+        section = manifest["steer"]
+        with damaged(directory / "manifest.json", again):
+            check_digests(directory, section.get("sha256") or {}, directory / "manifest.json", again)
         path = directory / "steering.csv"
-        if not path.is_file():
-            raise RunFolderError(f"{path} does not exist")
-        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
+        problem = file_problem(path)
+        if problem:
+            raise RunFolderError(f"{path} {problem}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{path}: not UTF-8 text (at byte {exc.start}); {again}") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c, _ in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise RunFolderError(f"{path} lacks column(s) {missing}; steer again with this version")
-        rows = tuple({c: _parse(kind, row[c], f"{path}, row {i} ({c})") for c, kind in COLUMNS}
-                     for i, row in enumerate(reader, start=1))
-        return cls(rows, read_json(directory / "steering_summary.json"))
+        rows = []
+        for i, row in enumerate(reader, start=1):
+            if None in row or None in row.values():
+                raise RunFolderError(f"{path}, row {i}: not as many cells as the header: the file is damaged; {again}")
+            rows.append({c: _parse(kind, row[c], f"{path}, row {i} ({c})") for c, kind in COLUMNS})
+        summary = read_json(directory / "steering_summary.json")
+        if not isinstance(summary, dict):
+            raise RunFolderError(f"{directory / 'steering_summary.json'} does not hold a JSON object; {again}")
+        return cls(tuple(rows), summary)

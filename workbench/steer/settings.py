@@ -53,7 +53,8 @@ class SteerSettings:
     norm: str = field(default="token-mean", metadata={
         "help": "the layer norm alpha is a fraction of: 'token-mean' (mean per-token resid_post norm over the "
                 "run's story tokens) or 'text-mean' (mean norm of the texts' mean resid_post, the old definition)"})
-    hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/ or path of a recipe file"})
+    hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/, or the path of a recipe file (./my_recipe.py). A recipe is "
+                     "Python code: it runs with your rights, like any script you run"})
     positions: str = field(default="all", metadata={"help": "'all' or 'last' (positions steered per forward pass)"})
     readback_layer: int | None = field(default=None, metadata={
         "help": "layer of the read-back; None: the later analysed layer whose valence axis has the best "
