@@ -64,6 +64,7 @@ class CollectConfig:
                              "no token would be pooled")
         if parse_layers(self.layers) == []:
             raise InputError(f"--layers {self.layers!r} names no layer: give 'all' or block indices")
-        from workbench.models.hf import check_device
+        if self.device != "cpu":  # the CPU is always there: the common case asks nothing of torch
+            from workbench.models.hf import check_device
 
-        check_device(self.device)  # before the corpus is read or a model loaded
+            check_device(self.device)  # before the corpus is read or a model loaded
