@@ -47,7 +47,7 @@ def monitor_heatmap(result, text: int | str = 0, emotions=None) -> go.Figure:
     fig.update_xaxes(tickmode="array", tickvals=list(range(0, len(shown), step)), ticktext=shown[::step],
                      tickangle=-60, showgrid=False, zeroline=False)
     fig.update_yaxes(showgrid=False, zeroline=False, tickfont=dict(size=9 if len(names) > 40 else 12))
-    for start in _message_starts(t)[1:]:
+    for start in [s for s in _message_starts(t) if s > 0]:
         fig.add_vline(x=start - 0.5, line=dict(color="#444", width=1, dash="dot"))
     return styled(fig, height=min(2400, max(360, 140 + 11 * len(names))),
                   title=dict(text=f"{html.escape(t.label)}: emotion z-scores per token, layer {result.layer}"
@@ -72,7 +72,7 @@ def monitor_lines(result, emotions=None, text: int | str = 0, n: int = 5) -> go.
                                  line=dict(color=PALETTE[k % len(PALETTE)], width=2), customdata=hover,
                                  hovertemplate=f"{html.escape(emotion)}: z = %{{y:.2f}}<br>token %{{customdata}}"
                                                "<extra></extra>"))
-    for start in _message_starts(t)[1:]:
+    for start in [s for s in _message_starts(t) if s > 0]:
         fig.add_vline(x=start - 0.5, line=dict(color="#888", width=1, dash="dot"))
     fig.add_hline(y=0, line=dict(color="#BDBDBD", width=1))
     shown = [display_token(tok) for tok in t.tokens]
