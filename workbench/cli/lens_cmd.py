@@ -75,7 +75,7 @@ def run_lens(args) -> int:
     s = lens.share
     print(f"logit lens of {len(lens.emotions)} {args.kind} vectors at layer {lens.layer} ({model.name}), top {lens.k}:")
     print(f"own-word share {s.share:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] (95% Wilson, {len(s.hits)}/{s.n_emotions}; "
-          f"{s.n_eligible} have a whole-word form in the vocabulary); random directions {s.null_mean:.3f} "
+          f"{s.n_eligible} have a whole-word form in the vocabulary); random directions {s.null_mean:.4f} "
           f"[{s.null_low:.3f}, {s.null_high:.3f}] (95% of {s.n_sets} sets from {s.n_random}), p = {s.p:.4f}")
     print(f"hits: {', '.join(s.hits) or 'none'}")
     print(f"wrote logit_lens.json, logit_lens.csv to {args.run_dir}")

@@ -47,6 +47,7 @@ class LogitLens:
     own: tuple[bool, ...]
     share: OwnWordShare | None = None
     info: dict = field(default_factory=dict)
+    forms: dict = field(default_factory=dict)  # emotion -> frozenset of the token ids that are a form of its word
 
     def table(self) -> list[dict]:
         """Tidy rows: emotion, side (promoted/suppressed), rank (1 = strongest), token id and text, value."""
@@ -58,7 +59,7 @@ class LogitLens:
                     i = int(ids[e, r])
                     rows.append({"emotion": name, "side": side, "rank": r + 1, "token_id": i,
                                  "token": self.pieces[i], "value": float(values[e, r]),
-                                 "own_form": side == "promoted" and i in self.info.get("_forms", {}).get(name, ())})
+                                 "own_form": side == "promoted" and i in self.forms.get(name, ())})
         return rows
 
     def tokens(self, emotion: str, side: str = "promoted") -> list[str]:
@@ -73,12 +74,12 @@ class LogitLens:
         from workbench.analysis.manifest import update_manifest, versions
 
         directory = Path(directory)
-        info = {k: v for k, v in self.info.items() if not k.startswith("_")}
+        info = dict(self.info)
         payload = {"format": FORMAT, "emotions": list(self.emotions), "layer": self.layer, "k": self.k,
                    "top_ids": self.top_ids.tolist(), "top_values": self.top_values.tolist(),
                    "bottom_ids": self.bottom_ids.tolist(), "bottom_values": self.bottom_values.tolist(),
                    "pieces": {str(i): p for i, p in self.pieces.items()}, "own": list(self.own),
-                   "forms": {e: sorted(v) for e, v in self.info.get("_forms", {}).items()},
+                   "forms": {e: sorted(v) for e, v in self.forms.items()},
                    "share": None if self.share is None else self.share.to_dict(), "info": info}
         atomic_write_text(directory / LENS_FILES[0], json.dumps(payload, ensure_ascii=False) + "\n")
         buf = io.StringIO()
@@ -108,7 +109,7 @@ class LogitLens:
                        np.asarray(obj["bottom_values"], dtype=np.float64),
                        {int(i): p for i, p in obj["pieces"].items()}, tuple(bool(x) for x in obj["own"]),
                        None if obj["share"] is None else OwnWordShare.from_dict(obj["share"]),
-                       {**obj.get("info", {}), "_forms": forms})
+                       obj.get("info", {}), forms)
         except (KeyError, TypeError, ValueError) as exc:
             raise RunFolderError(f"{path}: malformed ({exc}); make it again with `workbench lens`") from None
 
@@ -147,9 +148,8 @@ def vector_logit_lens(model, vectors, layer: int, k: int = 20, kind: str = "cont
     pieces = _display(model.tokenizer, ids)
     info = {"model": model.name, "kind": kind, "point": "mean of the emotions' raw vectors at the layer",
             "method": "W_U . J_final_norm(m) . u (first-order logit change per unit push along u, at m)",
-            "n_random": n_random, "seed": seed, "vocab": len(model.tokenizer),
-            "_forms": {e: frozenset(v) for e, v in forms.items()}}
+            "n_random": n_random, "seed": seed, "vocab": len(model.tokenizer)}
     return LogitLens(emotions, int(layer), int(k), top_i.numpy().astype(np.int64), top_v.double().numpy(),
                      bot_i.numpy().astype(np.int64), bot_v.double().numpy(), pieces, tuple(bool(x) for x in own),
-                     share, info)
+                     share, info, {e: frozenset(v) for e, v in forms.items()})
 

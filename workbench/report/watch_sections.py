@@ -37,7 +37,7 @@ def lens_section(data):
         text += (f" Share: {len(s.hits)}/{s.n_emotions} = {num(s.share, 3)} [{num(s.ci_low, 3)}, "
                  f"{num(s.ci_high, 3)}] (95% Wilson); {s.n_eligible} emotions have such a token in the vocabulary. "
                  f"Random isotropic directions ({s.n_random}, in {s.n_sets} sets of one per emotion): "
-                 f"{num(s.null_mean, 3)} [{num(s.null_low, 3)}, {num(s.null_high, 3)}] (95% range); p = "
+                 f"{num(s.null_mean, 4)} [{num(s.null_low, 3)}, {num(s.null_high, 3)}] (95% range); p = "
                  f"{num(s.p, 2, 'g')}. Hits: {', '.join(s.hits) or 'none'}.")
     label = data.label["model"]
     figs = (own_word_figure({label: s}),) if s is not None else ()
