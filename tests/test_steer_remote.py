@@ -81,6 +81,7 @@ def test_remote_steering_refusals(model, tokenizer):
         RemoteGeneration(tl, "local").generate(enc.input_ids, enc.attention_mask, max_new_tokens=2)
 
 
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # one sample: a prompt's empty continuations have no VADER score
 def test_cli_steer_remote_local_gives_the_local_texts(tmp_path, tokenizer, capsys):
     import csv
 
