@@ -8,6 +8,7 @@ from pathlib import Path
 
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 from workbench.collect.config import CollectConfig, parse_layers
+from workbench.errors import InputError
 from workbench.runfolder import COLLECT_FILES, check_not_input, claim_output_dir
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,31 @@ def check_out(config: CollectConfig, out: Path, force: bool, writes=COLLECT_FILE
     claim_output_dir(out, "run", force=force, writes=writes, create=False)
 
 
-def collect_run(config: CollectConfig, out: Path, progress: bool = True, force: bool = False):
+def check_analysis_inputs(corpus, config: CollectConfig, ratings, settings) -> None:
+    """What the analysis after a collect will refuse, checked before the collect (``workbench run``):
+    corpus emotions without a rating, and resampling counts too large for the memory available."""
+    from workbench.analysis.memory import check_memory
+
+    unrated = [e for e in corpus.emotions if e not in ratings.emotions]
+    if unrated:
+        raise InputError(f"corpus {corpus.name}: {len(unrated)} emotion(s) have no rating in the ratings file, so "
+                         f"the analysis would refuse them after the collect: {unrated[:20]}")
+    layers = parse_layers(config.layers)
+    check_memory(len(corpus.emotions), max(corpus.stories_per_emotion().values(), default=1),
+                 1 if layers == "all" else len(layers), settings.bootstrap, settings.permutations)
+
+
+def collect_run(config: CollectConfig, out: Path, progress: bool = True, force: bool = False, ratings=None,
+                settings=None):
+    """Check the output folder, read the texts, load the model and collect. With ``ratings`` and
+    ``settings`` (an AnalysisSettings), what the analysis would refuse is checked before the model loads."""
     import workbench as wb
     from workbench.collect import collect
 
     check_out(config, out, force)
     corpus, texts, meta = texts_for(config)
+    if ratings is not None and settings is not None:
+        check_analysis_inputs(corpus, config, ratings, settings)
     model = wb.load_model(config.model, backend=config.backend, dtype=config.dtype, device=config.device)
     acts = collect(model, texts, meta=meta, layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,

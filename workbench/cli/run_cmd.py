@@ -115,7 +115,8 @@ def _run(args, config, settings, ratings, out) -> int:
     hf_logging.disable_progress_bar()  # the collect bar is the one progress display of stage 1
     stages = _Stages()
     stages.begin(0, f"{config.model} on corpus {config.corpus}, neutral texts {config.neutral} -> {out}")
-    model, corpus, acts = collect_run(config, out, progress=args.progress, force=True)  # claimed by run()
+    model, corpus, acts = collect_run(config, out, progress=args.progress, force=True,  # claimed by run()
+                                      ratings=ratings, settings=settings)
     stages.begin(1, f"{len(acts)} texts, {len(acts.layers)} layers, {settings.bootstrap} bootstrap resamples")
     report, has_neutral = analyze_folder(out, settings, args.ratings, args.neutral_variance, args.progress)
     stages.begin(2, f"layer {report.conditions[0].peak.get('peak_layer')}")
