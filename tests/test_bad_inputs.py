@@ -350,6 +350,8 @@ SETUP = {
     "recipe-error": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), (ctx.tmp / "bad.py").write_text(
         "import math\n\nSCALE = math.sqrt(-1)\n")),
     "recipe-name-py": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),
+    "run-ratings-missing": lambda ctx: (_good_corpus(ctx), _no_model_load(ctx),
+                                        ratings_file(ctx.tmp / "ratings.csv", drop=("calm",))),
     "api-collect-empty": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-collect-too-short": lambda ctx: ctx.ns.update(model=tiny_adapter()),
     "api-chat-unknown-role": lambda ctx: ctx.ns.update(model=tiny_adapter(chat=True)),

@@ -86,6 +86,21 @@ def select_corpus(corpus, emotions: int | None, drop_flagged: bool):
     return corpus
 
 
+def check_analysis_inputs(corpus, config, ratings, settings) -> None:
+    """What the analysis after a collect will refuse, checked before the collect: corpus emotions
+    without a rating, and resampling counts too large for the memory available."""
+    from workbench.analysis.memory import check_memory
+    from workbench.collect.config import parse_layers
+
+    unrated = [e for e in corpus.emotions if e not in ratings.emotions]
+    if unrated:
+        raise InputError(f"corpus {corpus.name}: {len(unrated)} emotion(s) have no rating in the ratings file, so "
+                         f"the analysis would refuse them after the collect: {unrated[:20]}")
+    layers = parse_layers(config.layers)
+    check_memory(len(corpus.emotions), max(corpus.stories_per_emotion().values(), default=1),
+                 1 if layers == "all" else len(layers), settings.bootstrap, settings.permutations)
+
+
 def _model(model, config):
     if not isinstance(model, str):
         return model
@@ -123,6 +138,7 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     stage(0, f"{name} on corpus {config.corpus}, neutral texts "
              f"{neutral if isinstance(neutral, (str, Path)) else 'given'}{f' -> {out}' if out else ''}")
     corpus = select_corpus(corpus, config.emotions, config.drop_flagged)
+    check_analysis_inputs(corpus, config, ratings, analysis)  # before the model loads and the collect runs
     from workbench.analysis import (  # after the corpus: its errors come before torch loads
         analyze,
         emotion_vectors,

@@ -233,9 +233,10 @@ def run_compare(args) -> int:
     runs = [("the run folder", d) for d in args.run_dirs]
     check_output_file(args.out, "--out", runs)
     check_output_file(figure, "--figure" if args.figure is not None else "--figure (from --out)", runs)
-    for d in args.run_dirs:
+    reports = []
+    for d in args.run_dirs:  # one run at a time: the first damaged one is named
         check_run_folder(d)  # every file there, and each the one its manifest records
-    reports = [GeometryReport.load(d) for d in args.run_dirs]
+        reports.append(GeometryReport.load(d))
     vectors = [EmotionVectors.load(d) for d in args.run_dirs]
     columns, rows = compare_runs(labels, reports, vectors, args.neutral_projection)
     write_layers_csv(args.out, columns, rows)

@@ -67,12 +67,16 @@ def _model_for(config: CollectConfig, remote: str | None):
 
 
 def collect_run(config: CollectConfig, out: Path, progress: bool = True, remote: str | None = None,
-                shard: str | None = None, force: bool = False):
-    from workbench.pipeline import select_corpus
+                shard: str | None = None, force: bool = False, ratings=None, settings=None):
+    """Check the output folder, read the texts, load the model and collect. With ``ratings`` and
+    ``settings`` (an AnalysisSettings), what the analysis would refuse is checked before the model loads."""
+    from workbench.pipeline import check_analysis_inputs, select_corpus
 
     check_out(config, out, force)
 
     corpus = select_corpus(config.corpus, config.emotions, config.drop_flagged)  # a bad corpus fails before torch loads
+    if ratings is not None and settings is not None:
+        check_analysis_inputs(corpus, config, ratings, settings)
     from transformers.utils import logging as hf_logging
 
     from workbench.collect import collect
