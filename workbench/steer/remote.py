@@ -23,9 +23,11 @@ __all__ = ["RemoteGeneration", "generate_remote"]
 
 def _steps(model) -> list[tuple[int, list]]:
     """The active interventions grouped by block, blocks in order (a trace visits them in order)."""
+    from workbench.steer.steering import shippable
+
     by_layer: dict[int, list] = {}
     for layer, fn in model.active_interventions:
-        by_layer.setdefault(layer, []).append(fn)
+        by_layer.setdefault(layer, []).append(shippable(fn))
     return sorted(by_layer.items())
 
 

@@ -10,6 +10,7 @@ prompts with the same per-token definition (:func:`calibration_norm`).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import numbers
 from collections.abc import Callable, Iterator
 
@@ -81,7 +82,17 @@ def _restrict(fn, select):
         out[:, where] = new[:, where]
         return out
 
+    hook._restricted = (fn, select)
     return hook
+
+
+def shippable(fn):
+    """The intervention ``fn`` without the recipe guard of :mod:`workbench.steer.recipes` (which reports a
+    recipe's errors as the recipe's): the form a remote trace ships by value, where that module is absent."""
+    parts = getattr(fn, "_restricted", None)
+    if parts is not None:
+        return _restrict(inspect.unwrap(parts[0]), parts[1])
+    return inspect.unwrap(fn)
 
 
 @contextlib.contextmanager
