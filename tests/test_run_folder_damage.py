@@ -63,7 +63,7 @@ def steer_precheck(run_dir: Path) -> tuple[int, str]:
     from workbench.steer import SteerSettings, prepare_steering
 
     try:
-        prepare_steering(run_dir, SteerSettings(layer=1))
+        prepare_steering(run_dir, SteerSettings(layer=1, norm="text-mean"))  # a synthetic run: no token norms
     except WorkbenchError as exc:
         return 2, str(exc)
     return 0, ""

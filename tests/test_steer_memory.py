@@ -99,7 +99,7 @@ def test_in_memory_and_run_folder_forms_give_identical_results(both_forms):
     assert len(a.rows) == 2 * 3 * len(TINY_PROMPTS) * 2  # directions x alphas x prompts x samples
     same = lambda x: json.dumps(x, sort_keys=True)  # noqa: E731  (NaN-aware: json writes NaN as NaN)
     assert same(a.rows) == same(b.rows)
-    strip = lambda s: {k: v for k, v in s.items() if k not in ("timings", "run_dir")}  # noqa: E731
+    strip = lambda s: {k: v for k, v in s.items() if k not in ("timings", "run_dir", "made_from")}  # noqa: E731
     assert same(strip(a.summary)) == same(strip(b.summary)) and a.summary["run_dir"] is None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["data_path", "hooks_dir"]
+__all__ = ["data_path", "hooks_dir", "source_file"]
 
 # folder inside an installed wheel -> folder of the source tree (next to the package)
 _SOURCE = {"_data": "data", "_hooks": "hooks"}
@@ -38,3 +38,10 @@ def data_path(name: str = "") -> Path:
 def hooks_dir() -> Path:
     """The folder of the built-in hook recipes (``add_direction.py``, ...)."""
     return _root("_hooks")
+
+
+def source_file(relative: str) -> Path | None:
+    """A file of the source tree beside the package (``source_file("docs/statistics.md")``), or ``None``
+    where there is none (a wheel install carries no docs)."""
+    path = Path(str(resources.files("workbench"))).parent / relative
+    return path if path.is_file() else None

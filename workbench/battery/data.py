@@ -19,17 +19,17 @@ from workbench.data.chat import check_messages
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError
 from workbench.io import iter_jsonl
+from workbench.resources import data_path
 
 __all__ = ["Ladder", "Scenario", "Battery", "load_battery", "DEFAULT_BATTERY", "PLACEHOLDER", "known_emotions"]
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-DEFAULT_BATTERY = DATA / "battery.jsonl"
+DEFAULT_BATTERY = data_path("battery.jsonl")
 PLACEHOLDER = "{value}"
 
 
 def known_emotions() -> tuple[str, ...]:
     """The project's emotions (``data/emotions.txt``)."""
-    return tuple(x.strip() for x in (DATA / "emotions.txt").read_text(encoding="utf-8").splitlines() if x.strip())
+    return tuple(x.strip() for x in data_path("emotions.txt").read_text(encoding="utf-8").splitlines() if x.strip())
 
 
 @dataclass(frozen=True)

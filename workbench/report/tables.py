@@ -35,10 +35,12 @@ def html_table(header, rows, cls: str = "") -> str:
 
 
 def statistics_doc() -> str:
-    """Where docs/statistics.md (the calibration table) is: the project's copy, as a file URI."""
-    from pathlib import Path
+    """Where docs/statistics.md (the calibration table) is: the source tree's copy as a file URI, or the
+    project-relative path where the install has no docs."""
+    from workbench.resources import source_file
 
-    return (Path(__file__).resolve().parents[2] / "docs" / "statistics.md").as_uri()
+    path = source_file("docs/statistics.md")
+    return path.as_uri() if path is not None else "docs/statistics.md"
 
 
 def _ci(k) -> str:
