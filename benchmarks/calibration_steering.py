@@ -10,7 +10,7 @@ against the width needed. The same data sets go through every method.
 
 Usage: ``.venv/bin/python benchmarks/calibration_steering.py [--sets 400] [--bootstrap 2000] [--seed 0]``
 (about 15 minutes on 2 busy cores at the defaults). The table in
-docs/statistics_steering.md was made with the defaults.
+The steering section of docs/statistics.md was made with the defaults.
 """
 
 from __future__ import annotations
