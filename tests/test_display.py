@@ -69,7 +69,7 @@ def test_report_shows_the_per_layer_r_with_ci_and_q(results):
         assert shown[5] == f"{row['pc1_valence_q']:.2g}"
         assert shown[8] == f"{row['valence_cv_r']:.3f}"
     assert "12 emotions, 3 layers" in html
-    peak = report.conditions[0].peak["peak_layer"]
+    peak = report.peak.layer
     assert re.search(rf"best at layer {peak}\b", html)
 
 
