@@ -1,6 +1,6 @@
 """The calibration table at a small size: the simulation runs the analysis' statistics and lands in sane ranges.
 
-The full table (200 data sets per design) is in docs/statistics.md, made by ``workbench calibrate``.
+The full table (400 data sets per design) is in docs/statistics.md, made by ``workbench calibrate``.
 """
 
 from __future__ import annotations
