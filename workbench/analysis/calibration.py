@@ -94,7 +94,7 @@ def _coverage(rows, key):
             "excludes_0": float(np.mean(low > 0)), "mean": float(np.mean(r)), "truth": float(np.mean(truth))}
 
 
-def calibration_table(n_sims: int = 200, bootstrap: int = 200, permutations: int = 200, splits: int = 50,
+def calibration_table(n_sims: int = 200, bootstrap: int = 200, permutations: int = 1000, splits: int = 50,
                       seed: int = 0, designs=DESIGNS, n_emotions: int = 171, progress=None) -> list[dict]:
     """One row per (design, number): what was measured, its value and the acceptance range."""
     settings = AnalysisSettings(bootstrap=bootstrap, permutations=permutations, splits=splits)
