@@ -1,6 +1,6 @@
 """The calibration table at a small size: the simulation runs the analysis' statistics and lands in sane ranges.
 
-The full table (200 data sets per design) is in docs/statistics.md, made by ``workbench calibrate``.
+The full table (400 data sets per design) is in docs/statistics.md, made by ``workbench calibrate``.
 """
 
 from __future__ import annotations
@@ -45,4 +45,4 @@ def test_calibration_table_small():
     assert by[(strong, "heldout_coverage")] >= 0.6 and by[(strong, "fixed_coverage")] >= 0.6
     assert 0.5 < by[(strong, "heldout_width")] < 2.5 and by[(strong, "ridge_mean")] > 0.5
     assert by[(weak, "maxstat")] > by[(null, "maxstat")]
-    assert len(rows) == 8 + 7 + 7 and "| design |" in format_table(rows)
+    assert len(rows) == 9 + 7 + 7 and "| design |" in format_table(rows)

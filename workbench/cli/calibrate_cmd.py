@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                     "width against the width needed, power. docs/statistics.md holds the full table.")
     p.add_argument("--sims", type=int, default=200, help="simulated data sets per design (default: 200)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples per data set (default: 200)")
-    p.add_argument("--permutations", type=int, default=200, help="permutations per data set (default: 200)")
+    p.add_argument("--permutations", type=int, default=1000,
+                   help="permutations per data set (default: 1000; BH over 8 layers needs p below 0.05 / 8)")
     p.add_argument("--splits", type=int, default=50, help="random emotion halves of the cross-fit (default: 50)")
     p.add_argument("--emotions", type=int, default=171, help="emotions per data set (default: 171)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
