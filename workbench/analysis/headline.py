@@ -139,7 +139,9 @@ def make_peak(target: str, cols: dict, P, X, y, boot_scores, weights, splits, la
         low, high = fisher_ci(np.array([r]), draws[:, None], settings.ci)
         low, high = float(low[0]), float(high[0])
         interval = (f"{pct} selection-aware: bootstrap of the whole select-then-estimate procedure "
-                    f"({settings.bootstrap_scheme} resampled, the layer chosen again in every replicate)")
+                    f"({settings.bootstrap_scheme} resampled, the layer chosen again in every replicate); "
+                    "by simulation too wide near r = 0 and slightly narrow for weak signals: the test is the "
+                    "max-stat p (docs/statistics.md)")
         ridge_r = np.nan
         if target == "valence":
             held = ridge_heldout(X, y, splits, fit.chosen[0])
