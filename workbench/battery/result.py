@@ -44,17 +44,20 @@ class BatteryResult:
         from workbench.analysis.manifest import update_manifest, versions
 
         directory = Path(directory)
-        atomic_write_text(directory / BATTERY_FILES[0], json.dumps({"format": FORMAT, **self.summary}, indent=1) + "\n")
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: ("" if r[k] is None else r[k]) for k in CSV_COLUMNS} for r in self.rows)
-        atomic_write_text(directory / BATTERY_FILES[1], buf.getvalue())
-        headline = {r: {"mean_rho": self.summary["ladder_mean"][r]["rho"],
-                        "top3": self.summary["scenarios"][r]["top3"]["rate"]} for r in READINGS}
-        update_manifest(directory, "battery", {"files": list(BATTERY_FILES), "layer": self.summary["layer"],
-                                               "settings": self.summary["settings"], "headline": headline,
-                                               "versions": versions()})
+        from workbench.runfolder import run_lock
+
+        with run_lock(directory):  # one writer per run folder
+            atomic_write_text(directory / BATTERY_FILES[0], json.dumps({"format": FORMAT, **self.summary}, indent=1) + "\n")
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: ("" if r[k] is None else r[k]) for k in CSV_COLUMNS} for r in self.rows)
+            atomic_write_text(directory / BATTERY_FILES[1], buf.getvalue())
+            headline = {r: {"mean_rho": self.summary["ladder_mean"][r]["rho"],
+                            "top3": self.summary["scenarios"][r]["top3"]["rate"]} for r in READINGS}
+            update_manifest(directory, "battery", {"files": list(BATTERY_FILES), "layer": self.summary["layer"],
+                                                   "settings": self.summary["settings"], "headline": headline,
+                                                   "versions": versions()})
         return directory
 
     @classmethod

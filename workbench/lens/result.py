@@ -74,22 +74,25 @@ class LogitLens:
         from workbench.analysis.manifest import update_manifest, versions
 
         directory = Path(directory)
-        info = dict(self.info)
-        payload = {"format": FORMAT, "emotions": list(self.emotions), "layer": self.layer, "k": self.k,
-                   "top_ids": self.top_ids.tolist(), "top_values": self.top_values.tolist(),
-                   "bottom_ids": self.bottom_ids.tolist(), "bottom_values": self.bottom_values.tolist(),
-                   "pieces": {str(i): p for i, p in self.pieces.items()}, "own": list(self.own),
-                   "forms": {e: sorted(v) for e, v in self.forms.items()},
-                   "share": None if self.share is None else self.share.to_dict(), "info": info}
-        atomic_write_text(directory / LENS_FILES[0], json.dumps(payload, ensure_ascii=False) + "\n")
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.table())
-        atomic_write_text(directory / LENS_FILES[1], buf.getvalue())
-        update_manifest(directory, "lens", {"layer": self.layer, "k": self.k, "files": list(LENS_FILES),
-                                            "share": None if self.share is None else self.share.share,
-                                            "info": info, "versions": versions()})
+        from workbench.runfolder import run_lock
+
+        with run_lock(directory):  # one writer per run folder
+            info = dict(self.info)
+            payload = {"format": FORMAT, "emotions": list(self.emotions), "layer": self.layer, "k": self.k,
+                       "top_ids": self.top_ids.tolist(), "top_values": self.top_values.tolist(),
+                       "bottom_ids": self.bottom_ids.tolist(), "bottom_values": self.bottom_values.tolist(),
+                       "pieces": {str(i): p for i, p in self.pieces.items()}, "own": list(self.own),
+                       "forms": {e: sorted(v) for e, v in self.forms.items()},
+                       "share": None if self.share is None else self.share.to_dict(), "info": info}
+            atomic_write_text(directory / LENS_FILES[0], json.dumps(payload, ensure_ascii=False) + "\n")
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.table())
+            atomic_write_text(directory / LENS_FILES[1], buf.getvalue())
+            update_manifest(directory, "lens", {"layer": self.layer, "k": self.k, "files": list(LENS_FILES),
+                                                "share": None if self.share is None else self.share.share,
+                                                "info": info, "versions": versions()})
         return directory
 
     @classmethod

@@ -142,7 +142,10 @@ class MonitorResult:
         """Write ``monitor.json`` into the folder ``path`` (or to ``path`` when it ends in ``.json``)."""
         path = Path(path)
         target = path if path.suffix == ".json" else path / MONITOR_FILE
-        return atomic_write_text(target, json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
+        from workbench.runfolder import run_lock
+
+        with run_lock(target.parent):  # one writer per run folder
+            return atomic_write_text(target, json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> MonitorResult:
