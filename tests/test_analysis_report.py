@@ -17,7 +17,7 @@ from test_analysis_support import make_acts, make_ratings, naive_bootstrap_r, na
 from workbench.analysis import GeometryReport, analyze, emotion_vectors, linear_cka
 from workbench.analysis.analyze import rng_streams
 from workbench.analysis.report import ANALYSIS_FILES, LAYER_COLUMNS
-from workbench.analysis.selection import emotion_splits
+from workbench.analysis.selection import emotion_splits, topic_splits
 from workbench.analysis.stats import bootstrap_draws, permutation_draws
 from workbench.analysis.valence import alpha_grid, kfold_indices
 from workbench.analysis.vectors import to_numpy
@@ -144,7 +144,24 @@ def test_every_statistic_matches_a_naive_computation():
         peak = int(np.argmax(np.bincount(chosen, minlength=L)))
         assert cond.peak.layer == report.layers[peak]
         assert cond.peak.layer_share == pytest.approx(np.mean(np.array(chosen) == peak))
-        assert cond.peak.r == pytest.approx(np.median(held), abs=1e-9)
+        assert cond.peak.r == pytest.approx(np.mean(held), abs=1e-9)
+        # its interval: every bootstrap data set (emotions drawn with repeats) runs the whole cross-fit
+        # again; its error is taken against the full-sample r of what it chose, in Fisher's z
+        full_r = [np.corrcoef(pc1[layer], v)[0, 1] for layer in range(L)]
+        errors = []
+        for drawn in draws.emotions:
+            est, target = [], []
+            for mask in splits:
+                for side in (True, False):
+                    sel, out = drawn[mask[drawn] == side], drawn[mask[drawn] != side]
+                    r_sel = [np.corrcoef(pc1[layer, sel], v[sel])[0, 1] for layer in range(L)]
+                    j = int(np.argmax(np.abs(r_sel)))
+                    est.append(np.sign(r_sel[j]) * np.corrcoef(pc1[j, out], v[out])[0, 1])
+                    target.append(np.sign(r_sel[j]) * full_r[j])
+            errors.append(math.atanh(np.mean(est)) - math.atanh(np.mean(target)))
+        half = st.norm.ppf(0.975) * statistics.stdev(errors)
+        assert cond.peak.ci_low == pytest.approx(math.tanh(math.atanh(np.mean(held)) - half), abs=1e-9)
+        assert cond.peak.ci_high == pytest.approx(math.tanh(math.atanh(np.mean(held)) + half), abs=1e-9)
         assert cond.peak.max_stat_p == pytest.approx(c["pc1_valence_p_maxstat"][peak])
         assert cond.peak.r_in_sample == pytest.approx(c["pc1_valence_r"][peak])
         np.testing.assert_allclose(c["valence_chosen_share"], np.bincount(chosen, minlength=L) / len(chosen))
@@ -245,3 +262,66 @@ def test_a_layer_of_zeros_gives_nan_statistics_and_a_warning_naming_it():
             assert np.isnan(c[name][1]), name
         assert np.isfinite(c["pc1_valence_q"][[0, 2]]).all() and c["valence_chosen_share"][1] == 0
         assert cond.peak.layer != 1 and np.isfinite(cond.peak.r)
+
+
+def _with_topics(acts: StoryActivations, topic_of) -> StoryActivations:
+    meta = tuple({**m, "topic": topic_of(i, m)} for i, m in enumerate(acts.meta))
+    return StoryActivations(acts.means, acts.n_tokens, acts.layers, meta, acts.spec, acts.params)
+
+
+def test_topic_held_out_splits_match_a_naive_computation():
+    ratings = make_ratings(24, seed=8)
+    acts, neutral = make_acts(ratings, n_layers=3, d_model=20, stories=4, valence_signal=1.5, seed=9)
+    acts = _with_topics(acts, lambda i, m: f"t{(i * 7) % 5}")  # 5 topics, spread unevenly over the emotions
+    vec = emotion_vectors(acts, neutral)
+    report = analyze(vec, ratings, acts, bootstrap=30, permutations=30, seed=3, splits=10, split_by="topics",
+                     progress=False)
+    v = np.asarray(ratings.valence)
+    n, L = 24, 3
+    rng = rng_streams(3)["split"]
+    splits = emotion_splits(rng, n, 10)
+    topics = sorted({m["topic"] for m in acts.meta})
+    halves = topic_splits(rng, len(topics), 10)
+    story_topic = np.array([topics.index(m["topic"]) for m in acts.meta])
+    story_emotion = np.array([vec.emotions.index(m["emotion"]) for m in acts.meta])
+    raw = acts.means.double().numpy()  # [stories, L, d]
+    for cond, kind in zip(report.conditions, ("contrast", "projected")):
+        X = to_numpy(vec.kind(kind))
+        centre = vec.raw.double().numpy().mean(axis=1)
+        axes = []
+        for layer in range(L):
+            scores, ax, _ = naive_pc(X[layer], 1)
+            axes.append(ax[0] * np.sign(st.pearsonr(scores[:, 0], v).statistic))
+        held, chosen = [], []
+        for mask, topic0 in zip(splits, halves):
+            def read(emotions, topic_half, topic0=topic0, axes=axes, centre=centre):
+                """Each emotion's mean score over its stories of that topic half (absent: none)."""
+                out = {}
+                for e in np.flatnonzero(emotions):
+                    own = (story_emotion == e) & (topic0[story_topic] == topic_half)
+                    if own.any():
+                        out[e] = [float(np.mean((raw[own, layer] - centre[layer]) @ axes[layer])) for layer in range(L)]
+                return out
+            a, b = read(mask, True), read(~mask, False)
+            for sel, est in ((a, b), (b, a)):
+                r_sel = [st.pearsonr([s[layer] for s in sel.values()], v[list(sel)]).statistic for layer in range(L)]
+                j = int(np.argmax(np.abs(r_sel)))
+                chosen.append(j)
+                held.append(np.sign(r_sel[j]) * st.pearsonr([s[j] for s in est.values()], v[list(est)]).statistic)
+        assert cond.peak.r == pytest.approx(np.mean(held), abs=1e-9)
+        assert cond.peak.layer == int(np.argmax(np.bincount(chosen, minlength=L)))
+        assert "story topics" in cond.peak.selection
+        assert cond.peak.ci_low < cond.peak.r < cond.peak.ci_high
+
+
+def test_topic_held_out_splits_need_topics_and_stories():
+    ratings = make_ratings(12, seed=8)
+    acts, neutral = make_acts(ratings, n_layers=2, d_model=8, stories=2, seed=9)
+    vec = emotion_vectors(acts, neutral)
+    with pytest.raises(InputError, match="split_by 'topics' needs the story activations"):
+        analyze(vec, ratings, None, bootstrap=10, permutations=10, split_by="topics", progress=False)
+    one = _with_topics(acts, lambda i, m: "same")
+    with pytest.raises(InputError, match="1 distinct topic"):
+        analyze(vec, ratings, one, bootstrap=10, permutations=10, split_by="topics", progress=False)
+    with pytest.raises(InputError, match="split_by must be one of"):
+        analyze(vec, ratings, acts, bootstrap=10, permutations=10, split_by="stories", progress=False)

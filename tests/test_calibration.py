@@ -24,6 +24,19 @@ def test_population_r_is_what_infinitely_many_emotions_give():
     assert data.population_r[4] == pytest.approx(2.5 / np.sqrt(2.5**2 + 2.0**2 + 0.5**2), abs=0.03)
 
 
+def test_direction_r_is_what_a_fixed_direction_gives_on_infinitely_many_emotions():
+    # the truth of the held-out r: the population r of a given direction (here random, one per layer)
+    rng = np.random.default_rng(4)
+    data = DESIGNS[1].data(rng, n_emotions=5_000)
+    axes = rng.standard_normal((data.vectors.shape[0], data.vectors.shape[2]))
+    axes[4] = data.cross[4] / np.linalg.norm(data.cross[4])  # the planted axis itself at the strongest layer
+    sample = [np.corrcoef(X @ a, data.valence)[0, 1] for X, a in zip(data.vectors, axes)]
+    np.testing.assert_allclose(sample, data.direction_r(axes), atol=0.04)  # sampling SD about 0.014
+    # along the planted axis: signal 0.4, non-valence factor 2, emotion noise 0.5, story noise 1 / sqrt(4 stories)
+    # (the nuisance axis, random in 32 dimensions, adds about 2% to that variance)
+    assert data.direction_r(axes)[4] == pytest.approx(0.4 / np.sqrt(0.4**2 + 2.0**2 + 0.5**2 + 0.5**2), abs=0.03)
+
+
 def test_a_null_data_set_has_no_discovery_and_a_planted_one_is_found():
     settings = AnalysisSettings(bootstrap=50, permutations=50, splits=10)
     with single_threaded():

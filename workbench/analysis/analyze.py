@@ -28,12 +28,13 @@ from workbench.analysis.cka import cka_matrix, cka_null_band
 from workbench.analysis.headline import draw_counts, make_peak, pc_stats, resampling_columns
 from workbench.analysis.prepare import prepare
 from workbench.analysis.report import ConditionResult, GeometryReport
-from workbench.analysis.selection import emotion_splits
+from workbench.analysis.selection import emotion_splits, topic_scores, topic_splits
 from workbench.analysis.settings import AnalysisSettings
 from workbench.analysis.stats import bootstrap_draws, permutation_draws
 from workbench.analysis.threads import single_threaded
 from workbench.analysis.valence import kfold_indices, ridge_valence
 from workbench.analysis.vectors import to_numpy
+from workbench.errors import InputError
 
 __all__ = ["analyze", "rng_streams", "pc_stats"]
 
@@ -48,21 +49,24 @@ def rng_streams(seed: int) -> dict[str, np.random.Generator]:
 
 def analyze(vectors, ratings, story_acts=None, *, bootstrap: int = 1000, permutations: int = 1000, seed: int = 0,
             exclude_estimated: bool = False, n_pcs: int = 5, cv_folds: int = 5, cka_shuffles: int = 200,
-            ci: float = 0.95, bootstrap_scheme: str = "emotions", splits: int = 50, peak_depth: float | None = None,
-            baselines: dict | None = None, progress: bool = True, workers: int | None = None) -> GeometryReport:
+            ci: float = 0.95, bootstrap_scheme: str = "emotions", splits: int = 50, split_by: str = "emotions",
+            peak_depth: float | None = None, baselines: dict | None = None, progress: bool = True, workers: int | None = None) -> GeometryReport:
     """Analyze ``vectors`` (:class:`EmotionVectors`) against ``ratings`` (:class:`Ratings`).
 
     ``bootstrap_scheme``: ``"emotions"`` resamples emotions, each keeping its stories (the
     default, calibrated in docs/statistics.md); ``"hierarchical"`` also resamples the stories
     within each emotion (needs ``story_acts``, the stories the vectors were built from; its
     intervals are about twice too wide). ``splits``: random halves of the emotions for the
-    cross-fitted peak; ``peak_depth`` fixes the peak layer in advance instead. ``baselines``:
+    cross-fitted peak (``split_by="topics"``: halves of the story topics too, read from ``story_acts``'
+    topics); ``peak_depth`` fixes the peak layer in advance instead. ``baselines``:
     ``{name: [n_emotions, d] features}`` with no model in them (:mod:`workbench.analysis.baseline`),
     in the order of ``vectors.emotions``, given the same statistics. ``workers`` threads share the
     bootstrap's layers (default: the CPU count, at most 4).
     """
-    settings = AnalysisSettings(bootstrap, permutations, seed, exclude_estimated, n_pcs, cv_folds, cka_shuffles, ci,
-                                bootstrap_scheme, splits, peak_depth)
+    settings = AnalysisSettings(bootstrap=bootstrap, permutations=permutations, seed=seed,
+                                exclude_estimated=exclude_estimated, n_pcs=n_pcs, cv_folds=cv_folds,
+                                cka_shuffles=cka_shuffles, ci=ci, bootstrap_scheme=bootstrap_scheme, splits=splits,
+                                split_by=split_by, peak_depth=peak_depth)
     with single_threaded():
         return _analyze(vectors, ratings, story_acts, settings, progress, workers, baselines)
 
@@ -111,9 +115,8 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
     units = data.units if hierarchical else vec.contrast.transpose(0, 1)
     conds = [Condition(basis, P.axes[:, :2], P.eigvecs[:, :, :3]) for (_, _, basis), (P, _) in zip(setups, pcs)]
     with tqdm(total=L * bootstrap, desc="bootstrap", unit="resample", disable=not progress, leave=False) as bar:
-        boot, n_exact, boot_scores = bootstrap_pc_r(units, draws, data.valence, data.arousal, conds,
-                                                    seed=int(rngs["eig"].integers(2**62)), workers=workers,
-                                                    progress=bar.update, keep_scores=True)
+        boot, n_exact = bootstrap_pc_r(units, draws, data.valence, data.arousal, conds,
+                                       seed=int(rngs["eig"].integers(2**62)), workers=workers, progress=bar.update)
     weights = draw_counts(draws.emotions, n)
     lap("bootstrap")
 
@@ -123,6 +126,7 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
     if folds is None:
         notes.append(f"{n} emotions: too few for cross-validation; valence_cv_r is not computed")
     halves = emotion_splits(rngs["split"], n, settings.splits)
+    topic_halves = _topic_halves(data, rngs["split"], settings) if settings.peak_depth is None else None
     lap("permutations_split")
 
     results = []
@@ -140,8 +144,9 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
             directions = np.full((L, X.shape[2]), np.nan)
         peaks = {}
         for target, pc, y in (("valence", 0, data.valence), ("arousal", 1, data.arousal)):
-            peaks[target], share = make_peak(target, cols, P, X, y, boot_scores[c][..., pc], weights, halves,
-                                             vec.layers, depth, settings)
+            by_topic = None if topic_halves is None else _by_topic(data, P, pc, *topic_halves, n)
+            peaks[target], share = make_peak(target, cols, P, X, y, weights, halves, vec.layers, depth, settings,
+                                             by_topic)
             cols[f"{target}_chosen_share"] = share
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a layer of zeros: NaN CKA (warned about above)
@@ -182,3 +187,33 @@ def _baseline_rows(baselines, given, analysed) -> dict:
         return {}
     index = [list(given.emotions).index(e) for e in analysed.emotions]
     return {name: np.asarray(F, dtype=np.float64)[index] for name, F in baselines.items()}
+
+
+def _topic_halves(data, rng, settings: AnalysisSettings):
+    """With ``split_by="topics"``: each story's emotion and topic index and the random topic halves of the
+    splits (drawn after the emotion halves, so those stay what they are without it)."""
+    if settings.split_by != "topics":
+        return None
+    if data.units is None:
+        raise InputError("analysis setting split_by 'topics' needs the story activations the vectors were built "
+                         "from (their texts carry the topics)")
+    missing = sum(t is None for t in data.topics)
+    names = sorted({t for t in data.topics if t is not None})
+    if missing or len(names) < 2:
+        raise InputError(f"analysis setting split_by 'topics': {missing} stor(ies) have no topic and "
+                         f"{len(names)} distinct topic(s) were found; it needs a topic on every story and "
+                         "at least 2 topics")
+    index = {t: i for i, t in enumerate(names)}
+    unit_topic = np.array([index[t] for t in data.topics])
+    unit_emotion = np.repeat(np.arange(len(data.counts)), data.counts)
+    return unit_emotion, unit_topic, topic_splits(rng, len(names), settings.splits)
+
+
+def _by_topic(data, P, pc: int, unit_emotion, unit_topic, halves, n: int) -> np.ndarray:
+    """PC ``pc``'s scores of every emotion through each split's topic halves ``[S, 2, L, n]``. A story's
+    score is its mean minus the mean over emotions, on the full-sample axis (which lies in the span of
+    the emotion vectors, so the neutral projection, if on, changes nothing here)."""
+    units = data.units.double().numpy()  # [U, L, d]
+    centre = data.vectors.raw.double().numpy().mean(axis=1)  # [L, d]
+    unit_scores = np.einsum("uld,ld->ul", units - centre[None], P.axes[:, pc])
+    return topic_scores(unit_scores, unit_emotion, unit_topic, halves, n)

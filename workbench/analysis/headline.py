@@ -11,7 +11,7 @@ import numpy as np
 
 from workbench.analysis.pca import pca
 from workbench.analysis.peak import Peak, fixed_position, nan_peak
-from workbench.analysis.selection import crossfit, crossfit_summary
+from workbench.analysis.selection import crossfit, crossfit_summary, selection_interval
 from workbench.analysis.stats import bh_fdr, fisher_ci, maxstat_p, pearson, pearson_p, permutation_p
 from workbench.analysis.valence import ridge_heldout
 
@@ -94,22 +94,12 @@ def draw_counts(emotions: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _procedure_draws(boot_scores, weights, y, splits, chunk: int = 64) -> np.ndarray:
-    """The cross-fit estimate (median held-out r) of every bootstrap replicate: the whole choice again."""
-    out = []
-    for lo in range(0, boot_scores.shape[0], chunk):
-        fit = crossfit(boot_scores[lo:lo + chunk], y, splits, weights[lo:lo + chunk])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicate: NaN
-            out.append(np.nanmedian(fit.heldout, axis=1))
-    return np.concatenate(out)
-
-
-def make_peak(target: str, cols: dict, P, X, y, boot_scores, weights, splits, layers, depth, settings):
+def make_peak(target: str, cols: dict, P, X, y, weights, splits, layers, depth, settings, by_topic=None):
     """The :class:`Peak` of ``target`` and the per-layer share of the cross-fit choices ``[L]``.
 
-    ``boot_scores`` ``[B, L, n]``: each replicate's scores of the PC read (:func:`bootstrap_pc_r`);
-    ``weights`` ``[B, n]`` its draw counts; ``splits`` ``[S, n]`` the random halves of the emotions.
+    ``weights`` ``[B, n]``: the bootstrap replicates' draw counts of the emotions; ``splits`` ``[S, n]``
+    the random halves of the emotions; ``by_topic`` ``[S, 2, L, n]`` the PC's scores through each split's
+    topic halves (:func:`~workbench.analysis.selection.topic_scores`; ``split_by="topics"`` only).
     """
     pc = dict(TARGETS)[target]
     name = ("pc1_valence", "pc2_arousal")[pc]
@@ -117,11 +107,14 @@ def make_peak(target: str, cols: dict, P, X, y, boot_scores, weights, splits, la
     scores = P.scores[:, :, pc]  # [L, n], signed as reported
     explained = P.explained[:, pc]
     scores = np.where((explained < 1e-10)[:, None], 0.0, scores)  # no variance: no r, never chosen
-    fit = crossfit(scores[None], y, splits)
+    if by_topic is not None:
+        by_topic = np.where((explained < 1e-10)[None, None, :, None], 0.0, by_topic)
+    fit = crossfit(scores[None], y, splits, by_topic=by_topic)
     summary = crossfit_summary(fit, L)
     fixed = settings.peak_depth is not None
+    held = "the emotions" if by_topic is None else "the emotions and of the story topics"
     selection = (f"fixed in advance at depth {settings.peak_depth:g}" if fixed else
-                 f"cross-fit: chosen on half the emotions, r on the other half, over {len(splits)} random splits "
+                 f"cross-fit: chosen on half {held}, r on the other half, over {len(splits)} random splits "
                  "both ways")
     j = fixed_position(depth, settings.peak_depth) if fixed else summary["position"]
     if j is None or np.isnan(cols[f"{name}_r"][j]):
@@ -134,14 +127,11 @@ def make_peak(target: str, cols: dict, P, X, y, boot_scores, weights, splits, la
         ridge_r = np.nan
     else:
         r, spread, share = summary["r"], summary["spread"], float(summary["share"][j])
-        bs = np.where((explained < 1e-10)[None, :, None], 0.0, boot_scores)
-        draws = _procedure_draws(bs, weights, y, splits)
-        low, high = fisher_ci(np.array([r]), draws[:, None], settings.ci)
-        low, high = float(low[0]), float(high[0])
-        interval = (f"{pct} selection-aware: bootstrap of the whole select-then-estimate procedure "
-                    f"({settings.bootstrap_scheme} resampled, the layer chosen again in every replicate); "
-                    "by simulation too wide near r = 0 and slightly narrow for weak signals: the test is the "
-                    "max-stat p (docs/statistics.md)")
+        low, high, _ = selection_interval(scores, y, splits, weights, settings.ci, by_topic)
+        interval = (f"{pct} selection-aware: bootstrap over emotions of the whole select-then-estimate "
+                    "procedure (the layer chosen again in every replicate), its error taken against what each "
+                    "replicate chose; covers the population r of these PC directions at the chosen layers "
+                    "(calibrated by simulation: docs/statistics.md)")
         ridge_r = np.nan
         if target == "valence":
             held = ridge_heldout(X, y, splits, fit.chosen[0])

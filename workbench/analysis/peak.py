@@ -4,7 +4,7 @@ Two ways to choose the layer (METHOD.md section 5):
 
 - ``cross-fit`` (default): chosen on the ratings of a random half of the emotions and reported on the
   other half, both ways round, over many random splits (:mod:`workbench.analysis.selection`). ``r`` is
-  the median held-out r; its interval comes from bootstrapping the whole select-then-estimate
+  the mean held-out r; its interval comes from bootstrapping the whole select-then-estimate
   procedure (emotions resampled, the choice made again in every replicate); the significance of "the
   peak" is the max-statistic p (the permutation null of the maximum over layers).
 - ``fixed depth``: the layer nearest a fractional depth given in advance (``peak_depth``, e.g. 0.66);
@@ -34,7 +34,7 @@ class Peak:
     layer: int | None  # None: no layer has a defined r
     depth: float
     selection: str  # how the layer was chosen, in words
-    r: float  # cross-fit: median r on held-out emotions; fixed depth: |r| on all emotions
+    r: float  # cross-fit: mean r on held-out emotions; fixed depth: |r| on all emotions
     ci_low: float
     ci_high: float
     interval: str  # how (ci_low, ci_high) was made, in words

@@ -88,6 +88,16 @@ class NuisanceData:
     valence: np.ndarray  # [n]
     arousal: np.ndarray  # [n]
     population_r: np.ndarray  # [L] |r| of the population PC1 with valence (infinitely many emotions)
+    cov: np.ndarray | None = None  # [L, d, d] population covariance of the emotion means
+    cross: np.ndarray | None = None  # [L, d] population covariance of the emotion means with valence
+
+    def direction_r(self, axes: np.ndarray) -> np.ndarray:
+        """The population r with valence of the scores on ``axes`` ``[L, d]`` (one direction per layer,
+        signed): ``a' cov(x, v) / sqrt(a' cov(x) a)``, what a direction found in a sample gives on new emotions."""
+        a = np.asarray(axes, dtype=np.float64)
+        var = np.einsum("ld,lde,le->l", a, self.cov, a)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(var > 0, (a * self.cross).sum(axis=1) / np.sqrt(var), np.nan)
 
     @property
     def vectors(self) -> np.ndarray:
@@ -129,4 +139,4 @@ def nuisance_data(rng: np.random.Generator, *, n_emotions: int = 171, n_layers: 
     vals, vecs = np.linalg.eigh(cov)
     e1 = vecs[:, :, -1]
     pop = np.abs((e1 * u).sum(axis=1) * sv) / np.sqrt(vals[:, -1])
-    return NuisanceData(units, np.full(n, k), valence, arousal, pop)
+    return NuisanceData(units, np.full(n, k), valence, arousal, pop, cov, sv[:, None] * u)

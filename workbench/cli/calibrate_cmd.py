@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         "calibrate", help="simulate null and planted data and measure false-positive rates, coverage and widths",
         description="Simulate data sets with emotion-level nuisance axes (null) and with a planted valence direction "
                     "of known population r, run the analysis' own statistics on each, and print the calibration "
-                    "table (Markdown): false-positive rate at nominal 5%%, coverage at nominal 95%%, mean interval "
+                    "table (Markdown): false-positive rate at nominal 5%, coverage at nominal 95%, mean interval "
                     "width against the width needed, power. docs/statistics.md holds the full table.")
     p.add_argument("--sims", type=int, default=200, help="simulated data sets per design (default: 200)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples per data set (default: 200)")
