@@ -22,6 +22,7 @@ class Prepared:
     excluded: tuple[str, ...]
     units: torch.Tensor | None  # [U, L, d] story means grouped by emotion, in vector order
     counts: np.ndarray | None  # stories per emotion
+    topics: tuple | None = None  # [U] each story's topic (None: a story without one)
 
 
 def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) -> Prepared:
@@ -51,11 +52,11 @@ def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) 
     if flat:
         warnings.warn(f"emotion vectors: all emotions have the same vector at layer(s) {flat}: the statistics of "
                       "those layers are NaN", RuntimeWarning, stacklevel=3)
-    units = counts = None
+    units = counts = topics = None
     if story_acts is not None:
-        units, counts = _story_units(vectors, story_acts, excluded)
+        units, counts, topics = _story_units(vectors, story_acts, excluded)
     return Prepared(vectors, np.asarray(rated.valence, dtype=np.float64), np.asarray(rated.arousal, dtype=np.float64),
-                    excluded, units, counts)
+                    excluded, units, counts, topics)
 
 
 def _story_units(vectors, story_acts, excluded):
@@ -87,4 +88,4 @@ def _story_units(vectors, story_acts, excluded):
     if (raw - ref).abs().amax() > 1e-4 * scale:
         raise InputError("story_acts do not match the vectors: the vectors are not the means of these stories "
                          "(build them with emotion_vectors(story_acts, ...))")
-    return units, counts
+    return units, counts, tuple(story_acts.meta[i].get("topic") for i in index.tolist())

@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.errors import InputError
 
-__all__ = ["AnalysisSettings", "BOOTSTRAP_SCHEMES"]
+__all__ = ["AnalysisSettings", "BOOTSTRAP_SCHEMES", "SPLIT_KINDS"]
 
 BOOTSTRAP_SCHEMES = ("emotions", "hierarchical")
+SPLIT_KINDS = ("emotions", "topics")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class AnalysisSettings:
                 "variance twice, intervals too wide; kept for comparison)"})
     splits: int = field(default=50, metadata={
         "help": "random halves of the emotions for the cross-fitted choice of the peak layer"})
+    split_by: str = field(default="emotions", metadata={
+        "help": "what the cross-fit holds out: 'emotions' (the chosen layer's r is read on the other half of the "
+                "emotions) or 'topics' (also on the other half of the story topics: needs story activations "
+                "whose texts carry a topic, at least 2 topics)"})
     peak_depth: float | None = field(default=None, metadata={
         "help": "fix the headline layer in advance at this fractional depth (layer / (n_layers - 1), e.g. 0.66) "
                 "instead of choosing it on half the emotions"})
@@ -45,6 +50,8 @@ class AnalysisSettings:
                              f"{self.bootstrap_scheme!r}")
         if isinstance(self.splits, bool) or not isinstance(self.splits, int) or self.splits < 1:
             raise InputError(f"analysis setting splits must be an integer >= 1, got {self.splits!r}")
+        if self.split_by not in SPLIT_KINDS:
+            raise InputError(f"analysis setting split_by must be one of {list(SPLIT_KINDS)}, got {self.split_by!r}")
         if self.peak_depth is not None and not (isinstance(self.peak_depth, (int, float))
                                                 and not isinstance(self.peak_depth, bool)
                                                 and 0.0 <= self.peak_depth <= 1.0):

@@ -43,6 +43,10 @@ def statistics_doc() -> str:
     return path.as_uri() if path is not None else "docs/statistics.md"
 
 
+def _held(report) -> str:
+    return "emotions and topics" if report.settings.get("split_by") == "topics" else "emotions"
+
+
 def _ci(k) -> str:
     return f"{num(k.r)} [{num(k.ci_low)}, {num(k.ci_high)}]"
 
@@ -58,7 +62,7 @@ def headline_sentence(report) -> str:
         return "No layer has a defined PC1-valence correlation."
     if k.held_out:
         text = (f"PC1 of the emotion vectors tracks human valence best at layer {k.layer} (depth {num(k.depth)}; "
-                f"chosen on half the emotions in {100 * k.layer_share:.0f}% of {report.settings.get('splits')} "
+                f"chosen on half the {_held(report)} in {100 * k.layer_share:.0f}% of {report.settings.get('splits')} "
                 f"random splits): r on the held-out emotions = {_ci(k)} ({_pct(report)}, selection-aware), "
                 f"max-stat p = {num(k.max_stat_p, 2, 'g')}")
     else:
