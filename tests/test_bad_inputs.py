@@ -292,6 +292,7 @@ SETUP = {
     "neutral-variance-nan": lambda ctx: run_folder(ctx.tmp / "run"),
     "bootstrap-scheme-unknown": lambda ctx: run_folder(ctx.tmp / "run"),
     "peak-depth-out-of-range": lambda ctx: run_folder(ctx.tmp / "run"),
+    "split-by-unknown": lambda ctx: run_folder(ctx.tmp / "run"),
     "report-older-analysis": lambda ctx: edit_manifest(analysed(ctx.tmp / "run"),
                                                        lambda m: m["analysis"].pop("analysis_format")),
     "compare-different-emotions": lambda ctx: (analysed(ctx.tmp / "a"),
