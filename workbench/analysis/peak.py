@@ -92,8 +92,9 @@ def peak_lines(report) -> list[str]:
                 lines.append(f"[{tag}] no layer has a defined {name} r")
                 continue
             if k.held_out:
-                how = (f"chosen on half the emotions in {100 * k.layer_share:.0f}% of the splits): r on the held-out "
-                       f"emotions = {_n(k.r)} [{_n(k.ci_low)}, {_n(k.ci_high)}] (selection-aware), max-stat p = "
+                held = "emotions and topics" if "topics" in k.selection else "emotions"
+                how = (f"chosen on half the {held} in {100 * k.layer_share:.0f}% of the splits): r on the held-out "
+                       f"{held} = {_n(k.r)} [{_n(k.ci_low)}, {_n(k.ci_high)}] (selection-aware), max-stat p = "
                        f"{_p(k.max_stat_p)}, in-sample r = {_n(k.r_in_sample)}")
             else:
                 how = (f"fixed in advance): r = {_n(k.r)} [{_n(k.ci_low)}, {_n(k.ci_high)}], permutation p = "
