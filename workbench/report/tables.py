@@ -63,14 +63,14 @@ def headline_sentence(report) -> str:
     if k.held_out:
         text = (f"PC1 of the emotion vectors tracks human valence best at layer {k.layer} (depth {num(k.depth)}; "
                 f"chosen on half the {_held(report)} in {100 * k.layer_share:.0f}% of {report.settings.get('splits')} "
-                f"random splits): r on the held-out emotions = {_ci(k)} ({_pct(report)}, selection-aware), "
+                f"random splits): r on the held-out {_held(report)} = {_ci(k)} ({_pct(report)}, selection-aware), "
                 f"max-stat p = {num(k.max_stat_p, 2, 'g')}")
     else:
         text = (f"At layer {k.layer} (depth {num(k.depth)}, fixed in advance) PC1 of the emotion vectors tracks "
                 f"human valence with r = {_ci(k)} ({_pct(report)}), permutation p = {num(k.p_perm, 2, 'g')}")
     if a.layer is not None:
         text += (f". PC2 tracks arousal best at layer {a.layer}: r = {_ci(a)}"
-                 f"{' (held-out emotions)' if a.held_out else ''}, max-stat p = {num(a.max_stat_p, 2, 'g')}")
+                 f"{f' (held-out {_held(report)})' if a.held_out else ''}, max-stat p = {num(a.max_stat_p, 2, 'g')}")
     return text + "."
 
 
