@@ -82,7 +82,9 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         timings[name] = round(now - tick, 3)
         tick = now
 
-    data = prepare(vectors, ratings, story_acts, settings.exclude_estimated)
+    # the story means are gathered only for the hierarchical bootstrap; otherwise they are streamed once
+    data = prepare(vectors, ratings, story_acts, settings.exclude_estimated,
+                   keep_units=settings.bootstrap_scheme == "hierarchical")
     vec = data.vectors
     n, L = len(vec.emotions), len(vec.layers)
     rngs = rng_streams(seed)
