@@ -49,16 +49,23 @@ def story_chunks(acts):
 
 def emotion_sums(acts, groups, what: str) -> torch.Tensor:
     """fp64 ``[layer, len(groups), d_model]`` sums of the texts of each group (index tensors into ``acts``;
-    texts in no group are left out), one chunk of texts at a time, each chunk checked for NaN and inf."""
+    texts in no group are left out), one chunk of texts at a time and one layer of a chunk at a time, so
+    that the memory used does not grow with the number of texts. A NaN or inf among them makes its sum
+    non-finite; only then are the texts scanned again, to name them."""
     which = torch.full((len(acts),), -1, dtype=torch.long)
     for g, index in enumerate(groups):
         which[index] = g
     sums = torch.zeros((acts.means.shape[1], len(groups), acts.means.shape[2]), dtype=torch.float64)
     for start, chunk in story_chunks(acts):
-        check_finite(chunk, acts.meta, acts.layers, what, start)
         w = which[start:start + len(chunk)]
-        keep = w >= 0
-        sums.index_add_(1, w[keep], chunk[keep].double().transpose(0, 1))
+        if bool((w < 0).any()):
+            chunk, w = chunk[w >= 0], w[w >= 0]
+        for layer in range(sums.shape[0]):
+            sums[layer].index_add_(0, w, chunk[:, layer].double())
+    if not bool(torch.isfinite(sums).all()):
+        for start, chunk in story_chunks(acts):
+            chunk = torch.where((which[start:start + len(chunk)] >= 0)[:, None, None], chunk, 0.0)
+            check_finite(chunk, acts.meta, acts.layers, what, start)
     return sums
 
 

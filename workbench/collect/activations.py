@@ -10,7 +10,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from workbench.collect.store import CHUNK_BYTES, MeansFile
+from workbench.collect.store import MeansFile
 from workbench.errors import RunFolderError
 from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, sha256_of_file, staged_writes
 from workbench.runfolder import damaged
@@ -98,10 +98,13 @@ class StoryActivations:
     def neutral(self) -> StoryActivations | None:
         return self.of_kind("neutral")
 
-    def iter_means(self, max_bytes: int = CHUNK_BYTES):
+    def iter_means(self, max_bytes: int | None = None):
         """``(start, means[start:start + k])`` over every text in order, ``k`` texts of at most ``max_bytes``
         at a time: read from the run folder's file when the means are memory-mapped (rows read so do not stay
-        in memory), else slices of ``means``."""
+        in memory; each chunk reuses one buffer, so copy what you keep), else slices of ``means``."""
+        from workbench.collect import store
+
+        max_bytes = store.CHUNK_BYTES if max_bytes is None else max_bytes
         if self.means_file is not None:
             yield from self.means_file.chunks(max_bytes)
             return
@@ -163,9 +166,9 @@ class StoryActivations:
             return cls._load(directory, manifest["collect"])
 
     @classmethod
-    def _load(cls, directory: Path, section: dict, verify: bool = True) -> StoryActivations:
-        """The folder's activations, the means memory-mapped; ``verify=False`` skips the sha256 checks
-        (for the folder a collect has just written)."""
+    def _load(cls, directory: Path, section: dict, verify: bool = True, meta=None) -> StoryActivations:
+        """The folder's activations, the means memory-mapped; ``verify=False`` skips the sha256 checks and
+        ``meta`` the reading of ``texts.jsonl`` (for the folder a collect has just written)."""
         if not isinstance(section, dict):
             raise TypeError(f"its collect section is a {type(section).__name__}")
         for name in (TENSORS_FILE, TEXTS_FILE):
@@ -180,7 +183,8 @@ class StoryActivations:
             mapped = MeansFile.open(directory / TENSORS_FILE) if "means" in tensors else None
         except (SafetensorError, OSError, ValueError) as exc:
             raise RunFolderError(f"{directory / TENSORS_FILE} cannot be read ({exc}); collect again") from None
-        return cls._checked(directory, section, tensors, _read_meta(directory / TEXTS_FILE), mapped)
+        meta = _read_meta(directory / TEXTS_FILE) if meta is None else list(meta)
+        return cls._checked(directory, section, tensors, meta, mapped)
 
     @classmethod
     def _checked(cls, directory: Path, section: dict, tensors: dict, meta: list, mapped=None) -> StoryActivations:
@@ -233,7 +237,7 @@ def write_run_folder(directory: str | Path, data_file: Path, meta, *, layers, sp
         section = _write_files(directory, Path(data_file), meta, {
             "n_texts": n, "layers": list(layers), "d_model": d_model, "token_norms": True, "model": spec,
             "params": params, "info": info})
-    return StoryActivations._load(directory, section, verify=False)
+    return StoryActivations._load(directory, section, verify=False, meta=meta)
 
 
 def _read_meta(path: Path) -> list[dict]:

@@ -36,14 +36,18 @@ def _specs(n: int, n_layers: int, d_model: int, fixed: dict) -> dict:
     return specs
 
 
-def _pread(fd: int, nbytes: int, offset: int) -> bytearray:
-    buf = bytearray(nbytes)
-    view, done = memoryview(buf), 0
-    while done < nbytes:
+def _read_into(fd: int, view: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(view):
         got = os.preadv(fd, [view[done:]], offset + done)
         if got == 0:
             raise OSError(f"unexpected end of file at byte {offset + done}")
         done += got
+
+
+def _pread(fd: int, nbytes: int, offset: int) -> bytearray:
+    buf = bytearray(nbytes)
+    _read_into(fd, memoryview(buf), offset)
     return buf
 
 
@@ -138,8 +142,17 @@ class MeansFile:
                      self._offset + (self.first + start) * self.row_bytes)
         return torch.from_numpy(np.frombuffer(buf, dtype=np.float32).reshape(stop - start, *self.row_shape))
 
-    def chunks(self, max_bytes: int = CHUNK_BYTES):
-        """``(start, rows start:start + k)`` over the whole view, ``k`` rows of at most ``max_bytes``."""
-        step = max(1, max_bytes // self.row_bytes)
+    def chunks(self, max_bytes: int | None = None):
+        """``(start, rows start:start + k)`` over the whole view, ``k`` rows of at most ``max_bytes``.
+
+        Every chunk is read into the same buffer (one allocation for the whole pass): a chunk is valid
+        until the next one is read; copy what is kept."""
+        if self.n_rows == 0:
+            return
+        step = min(self.n_rows, max(1, (CHUNK_BYTES if max_bytes is None else max_bytes) // self.row_bytes))
+        buf = torch.empty((step, *self.row_shape), dtype=torch.float32)
+        raw = memoryview(buf.numpy()).cast("B")
         for start in range(0, self.n_rows, step):
-            yield start, self.read(start, min(self.n_rows, start + step))
+            k = min(step, self.n_rows - start)
+            _read_into(self._fh.fileno(), raw[:k * self.row_bytes], self._offset + (self.first + start) * self.row_bytes)
+            yield start, buf[:k]
