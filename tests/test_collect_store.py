@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -81,6 +82,8 @@ def test_collect_into_a_run_folder_streams_and_equals_the_in_memory_collect(adap
     chunks = [(s, c.clone()) for s, c in part.iter_means()]
     assert [s for s, _ in chunks] == [0, 3, 6] and torch.equal(torch.cat([c for _, c in chunks]), ref.means[2:11])
     assert loaded.select([0, 2]).means_file is None  # not a range: gathered into memory, as before
+    other = dataclasses.replace(loaded, means=loaded.means + 1.0)  # other means in its place: they are streamed
+    assert torch.equal(torch.cat([c.clone() for _, c in other.iter_means()]), ref.means + 1.0)
     assert not (tmp_path / "run" / ".partial").exists()
 
 

@@ -105,7 +105,7 @@ class StoryActivations:
         from workbench.collect import store
 
         max_bytes = store.CHUNK_BYTES if max_bytes is None else max_bytes
-        if self.means_file is not None:
+        if self.means_file is not None and self.means_file.serves(self.means):
             yield from self.means_file.chunks(max_bytes)
             return
         step = max(1, max_bytes // max(1, 4 * self.means.shape[1] * self.means.shape[2]))
@@ -118,7 +118,8 @@ class StoryActivations:
         if idx.dtype == torch.bool:
             idx = torch.nonzero(idx).flatten()
         rows = idx.tolist()
-        if self.means_file is not None and rows and rows == list(range(rows[0], rows[-1] + 1)):
+        mapped = self.means_file is not None and self.means_file.serves(self.means)
+        if mapped and rows and rows == list(range(rows[0], rows[-1] + 1)):
             a, b = rows[0], rows[-1] + 1  # a range of a memory-mapped run: views, nothing read
             return StoryActivations(self.means[a:b], self.n_tokens[a:b], self.layers, self.meta[a:b], self.spec,
                                     self.params, self.info, None if self.token_norms is None else self.token_norms[a:b],
@@ -180,9 +181,9 @@ class StoryActivations:
                                      "a save was interrupted or the file was changed; collect again")
         try:
             tensors = load_file(directory / TENSORS_FILE)  # memory-mapped: pages are read as they are used
-            mapped = MeansFile.open(directory / TENSORS_FILE) if "means" in tensors else None
-        except (SafetensorError, OSError, ValueError) as exc:
+        except (SafetensorError, OSError) as exc:
             raise RunFolderError(f"{directory / TENSORS_FILE} cannot be read ({exc}); collect again") from None
+        mapped = _means_file(directory / TENSORS_FILE, tensors)
         meta = _read_meta(directory / TEXTS_FILE) if meta is None else list(meta)
         return cls._checked(directory, section, tensors, meta, mapped)
 
@@ -204,6 +205,17 @@ class StoryActivations:
                                  "(texts, layers); collect again")
         return cls(means, tensors["n_tokens"], layers, tuple(meta),
                    section.get("model", {}), section.get("params", {}), section.get("info", {}), norms, mapped)
+
+
+def _means_file(path: Path, tensors: dict) -> MeansFile | None:
+    """The rows of ``tensors["means"]`` (memory-mapped from ``path``) to stream; None for means that are not
+    fp32 ``[texts, layers, d_model]`` (they are checked, and refused, by ``_checked``)."""
+    if "means" not in tensors:
+        return None
+    try:
+        return MeansFile.open(path).bind(tensors["means"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _write_files(directory: Path, tensors, meta, section: dict) -> dict:

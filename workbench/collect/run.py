@@ -141,6 +141,8 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
             (skipped texts are recorded in ``info["skipped"]``).
         out: a folder to save to; enables checkpoints, resume and reuse. It must be new, empty or a
             run folder (``force=True``: write into another folder anyway); it is locked while collecting.
+            Each batch's means are written there as the batch finishes, and the result is memory-mapped
+            from the folder (without ``out``, every mean is held in memory).
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).

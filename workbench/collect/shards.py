@@ -73,7 +73,7 @@ def save_shard(out: Path, data_file: Path, meta, spec: dict, params: dict, info:
     tensors = load_file(out / TENSORS)
     rows = tensors["rows"].tolist()
     return StoryActivations(tensors["means"], tensors["n_tokens"], tuple(layers), tuple(meta[r] for r in rows), spec,
-                            params, info, tensors["token_norms"], MeansFile.open(out / TENSORS))
+                            params, info, tensors["token_norms"], MeansFile.open(out / TENSORS).bind(tensors["means"]))
 
 
 def _read(folder: Path) -> tuple[dict, dict]:

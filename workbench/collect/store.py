@@ -110,10 +110,22 @@ class RowFile:
 
 class MeansFile:
     """The ``means`` of a safetensors file, read by rows through a descriptor held open (the file as it was
-    when opened, even if a later collect replaces the path). ``first``: the row this view starts at."""
+    when opened, even if a later collect replaces the path). ``first``: the row this view starts at;
+    ``ptr``: the address of that row in the memory-mapped tensor it stands for (see :meth:`serves`)."""
 
-    def __init__(self, fh, offset: int, n_rows: int, row_shape: tuple[int, int], first: int = 0):
+    def __init__(self, fh, offset: int, n_rows: int, row_shape: tuple[int, int], first: int = 0,
+                 ptr: int | None = None):
         self._fh, self._offset, self.n_rows, self.row_shape, self.first = fh, offset, n_rows, row_shape, first
+        self.ptr = ptr
+
+    def bind(self, means: torch.Tensor) -> MeansFile:
+        """This file, standing for ``means`` (the tensor memory-mapped from it)."""
+        return MeansFile(self._fh, self._offset, self.n_rows, self.row_shape, self.first, means.data_ptr())
+
+    def serves(self, means: torch.Tensor) -> bool:
+        """Whether ``means`` is the tensor this file stands for (not another one put in its place)."""
+        return (self.ptr is not None and means.data_ptr() == self.ptr
+                and tuple(means.shape) == (self.n_rows, *self.row_shape) and means.dtype == torch.float32)
 
     @classmethod
     def open(cls, path: str | Path) -> MeansFile:
@@ -128,7 +140,8 @@ class MeansFile:
 
     def view(self, start: int, stop: int) -> MeansFile:
         """Rows ``start:stop`` of this view."""
-        return MeansFile(self._fh, self._offset, stop - start, self.row_shape, self.first + start)
+        ptr = None if self.ptr is None else self.ptr + start * self.row_bytes
+        return MeansFile(self._fh, self._offset, stop - start, self.row_shape, self.first + start, ptr)
 
     @property
     def row_bytes(self) -> int:
