@@ -82,9 +82,10 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         timings[name] = round(now - tick, 3)
         tick = now
 
-    # the story means are gathered only for the hierarchical bootstrap; otherwise they are streamed once
+    # the story means are gathered only for what resamples or splits stories; otherwise they are streamed once
     data = prepare(vectors, ratings, story_acts, settings.exclude_estimated,
-                   keep_units=settings.bootstrap_scheme == "hierarchical")
+                   keep_units=settings.bootstrap_scheme == "hierarchical"
+                   or getattr(settings, "split_by", "emotions") == "topics")
     vec = data.vectors
     n, L = len(vec.emotions), len(vec.layers)
     rngs = rng_streams(seed)

@@ -85,9 +85,8 @@ def _story_units(vectors, story_acts, excluded, keep_units: bool = True):
                          f"{len(single)} emotion(s) have one: {single}. Analyze without story activations "
                          "(emotion-level bootstrap only) or add stories")
     counts = np.array([len(g) for g in order])
-    units = None
+    index, units = torch.cat(order), None
     if keep_units:
-        index = torch.cat(order)
         units = story_acts.means[index]
         check_finite(units, [story_acts.meta[i] for i in index.tolist()], story_acts.layers, "story_acts")
         starts = np.cumsum(counts) - counts
