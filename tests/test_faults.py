@@ -276,8 +276,8 @@ def run_killed(runner, argv, kill) -> None:
 
 COLLECT_KILLS = {
     "mid-forward (4th batch)": ("call", "workbench.models.backend_nnsight:NNsightAdapter.run_blocks", 4),
-    "checkpoint: means renamed, state not": ("replace", "state.json", 3, "before"),
-    "checkpoint: means half written": ("replace", "means.safetensors", 2, "before"),
+    "checkpoint: rows synced, state not": ("replace", "state.json", 3, "before"),
+    "rows: a batch half written into .partial": ("call", "os:pwrite", 25),  # 2 writes a text, about 5 texts a batch
     "save: tensors renamed, texts and manifest not": ("replace", "activations.safetensors", 1, "after"),
     "save: all but the manifest renamed": ("replace", "manifest.json", 1, "before"),
 }

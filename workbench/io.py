@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
+           "safetensors_layout", "sha256_of_file", "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
 
 
 def _file_mode() -> int:
@@ -60,9 +60,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> Path:
 def staged_writes():
     """Write several files as one step, as far as a file system allows.
 
-    Yields ``stage(path, data)``: ``data`` (bytes, or a function that writes to an open binary
-    file and returns the sha256 of what it wrote) goes to a temporary name next to ``path`` and is
-    fsynced; ``stage`` returns its sha256. When the block ends without error, the files are
+    Yields ``stage(path, data)``: ``data`` (bytes, a function that writes to an open binary file
+    and returns the sha256 of what it wrote, or the :class:`~pathlib.Path` of a finished file, which
+    is hard-linked, or copied where links are not allowed) goes to a temporary name next to ``path``
+    and is fsynced; ``stage`` returns its sha256. When the block ends without error, the files are
     renamed onto their paths in the order they were staged (stage the manifest last); when it
     fails, the temporary files are removed, so a failure while writing (a full disk, a read-only
     folder) leaves every previous file intact.
@@ -81,6 +82,10 @@ def staged_writes():
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, _file_mode())
         staged.append((tmp, path))
+        if isinstance(data, Path):
+            os.close(fd)
+            _link_or_copy(data, Path(tmp))
+            return sha256_of_file(tmp)
         with os.fdopen(fd, "wb") as fh:
             if callable(data):
                 digest = data(fh)
@@ -105,10 +110,49 @@ def staged_writes():
             Path(tmp).unlink(missing_ok=True)
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` (an existing temporary file, replaced) becomes a hard link to ``source``, or a copy of it."""
+    import shutil
+
+    target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links: copy, 1 MiB at a time
+        shutil.copyfile(source, target)
+        os.chmod(target, _file_mode())
+        with open(target, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+
 _SAFETENSORS_DTYPES = {"float64": "F64", "float32": "F32", "bfloat16": "BF16", "float16": "F16", "int64": "I64",
                        "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
 # safetensors stores tensors by dtype, in the reverse of this order (its Dtype enum), then by name
 _SAFETENSORS_ORDER = ("BOOL", "U8", "I8", "I16", "F16", "BF16", "I32", "F32", "F64", "I64")
+_ITEMSIZE = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def safetensors_layout(specs, metadata: dict | None = None) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """The safetensors header of tensors ``specs`` (``{name: (dtype name, shape)}``, e.g.
+    ``("float32", (n, 18, 640))``) and where each tensor's data lies in the file:
+    ``(8-byte length + header, {name: (start, stop)})``, offsets counted from the file's start."""
+    items = sorted(specs.items(), key=lambda item: (-_SAFETENSORS_ORDER.index(_SAFETENSORS_DTYPES[item[1][0]]),
+                                                    item[0]))
+    header: dict = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    sizes = {}
+    for name, (dtype, shape) in items:
+        count = 1
+        for n in shape:
+            count *= int(n)
+        size = count * _ITEMSIZE[_SAFETENSORS_DTYPES[dtype]]
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": [int(n) for n in shape],
+                        "data_offsets": [offset, offset + size]}
+        sizes[name] = (offset, offset + size)
+        offset += size
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    head = len(head).to_bytes(8, "little") + head
+    return head, {name: (len(head) + a, len(head) + b) for name, (a, b) in sizes.items()}
 
 
 def safetensors_writer(tensors: dict, metadata: dict | None = None):
@@ -121,26 +165,17 @@ def safetensors_writer(tensors: dict, metadata: dict | None = None):
     """
     import torch
 
-    def dtype(t) -> str:
-        return _SAFETENSORS_DTYPES[str(t.dtype).removeprefix("torch.")]
-
-    items = sorted(((name, t.detach().contiguous()) for name, t in tensors.items()),
-                   key=lambda item: (-_SAFETENSORS_ORDER.index(dtype(item[1])), item[0]))
-    header: dict = {"__metadata__": metadata} if metadata else {}
-    offset = 0
-    for name, t in items:
-        size = t.numel() * t.element_size()
-        header[name] = {"dtype": dtype(t), "shape": list(t.shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    head += b" " * (-len(head) % 8)
+    tensors = {name: t.detach().contiguous() for name, t in tensors.items()}
+    head, where = safetensors_layout({name: (str(t.dtype).removeprefix("torch."), tuple(t.shape))
+                                      for name, t in tensors.items()}, metadata)
+    order = sorted(where, key=lambda name: where[name][0])
 
     def write(fh) -> str:
         digest = hashlib.sha256()
-        for chunk in (len(head).to_bytes(8, "little"), head):
-            fh.write(chunk)
-            digest.update(chunk)
-        for _, t in items:
+        fh.write(head)
+        digest.update(head)
+        for name in order:
+            t = tensors[name]
             if t.numel():
                 view = memoryview(t.reshape(-1).view(torch.uint8).numpy())
                 fh.write(view)
@@ -148,6 +183,15 @@ def safetensors_writer(tensors: dict, metadata: dict | None = None):
         return digest.hexdigest()
 
     return write
+
+
+def sha256_of_file(path: str | Path) -> str:
+    """The sha256 of a file, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -86,7 +86,10 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
         timings[name] = round(now - tick, 3)
         tick = now
 
-    data = prepare(vectors, ratings, story_acts, settings.exclude_estimated)
+    # the story means are gathered only for what resamples or splits stories; otherwise they are streamed once
+    data = prepare(vectors, ratings, story_acts, settings.exclude_estimated,
+                   keep_units=settings.bootstrap_scheme == "hierarchical"
+                   or settings.split_by == "topics")
     vec = data.vectors
     n, L = len(vec.emotions), len(vec.layers)
     rngs = rng_streams(seed)

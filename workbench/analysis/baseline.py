@@ -27,12 +27,13 @@ __all__ = ["text_features", "baseline_stats", "BASELINES"]
 BASELINES = ("bag of words", "VADER")
 
 
-def _per_emotion(rows: np.ndarray, labels, emotions) -> np.ndarray:
+def _per_emotion(rows, labels, emotions) -> np.ndarray:
+    """The mean row of each emotion's stories (``rows``: an array, or a sparse matrix kept sparse)."""
     labels = np.asarray(labels)
     missing = [e for e in emotions if not (labels == e).any()]
     if missing:
         raise InputError(f"baseline features: no story text for emotion(s) {missing}")
-    return np.stack([rows[labels == e].mean(axis=0) for e in emotions])
+    return np.stack([np.asarray(rows[labels == e].mean(axis=0)).ravel() for e in emotions])
 
 
 def text_features(texts, labels, emotions) -> dict[str, np.ndarray]:
@@ -44,7 +45,8 @@ def text_features(texts, labels, emotions) -> dict[str, np.ndarray]:
     texts = list(texts)
     if len(texts) != len(labels):
         raise InputError(f"baseline features: {len(texts)} texts for {len(labels)} labels")
-    bow = TfidfVectorizer(lowercase=True, min_df=2, sublinear_tf=True).fit_transform(texts).toarray()
+    # kept sparse: dense, [n_stories, vocabulary] would grow with the square of a large corpus
+    bow = TfidfVectorizer(lowercase=True, min_df=2, sublinear_tf=True).fit_transform(texts)
     analyzer = SentimentIntensityAnalyzer()
     vader = np.array([[s[k] for k in ("neg", "neu", "pos", "compound")]
                       for s in (analyzer.polarity_scores(t) for t in texts)])

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.analysis.checks import MIN_EMOTIONS, check_finite, check_finite_vectors, group_stories
+from workbench.analysis.checks import (
+    MIN_EMOTIONS,
+    check_finite,
+    check_finite_vectors,
+    emotion_sums,
+    group_stories,
+)
 from workbench.errors import InputError
 
 __all__ = ["Prepared", "prepare"]
@@ -20,12 +26,15 @@ class Prepared:
     valence: np.ndarray
     arousal: np.ndarray
     excluded: tuple[str, ...]
-    units: torch.Tensor | None  # [U, L, d] story means grouped by emotion, in vector order
+    units: torch.Tensor | None  # [U, L, d] story means grouped by emotion, in vector order (when kept)
     counts: np.ndarray | None  # stories per emotion
     topics: tuple | None = None  # [U] each story's topic (None: a story without one)
 
 
-def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) -> Prepared:
+def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False, keep_units: bool = True) -> Prepared:
+    """Check and line up the inputs. With ``story_acts``, the vectors must be their stories' means (checked a
+    chunk of stories at a time); ``keep_units`` also gathers every story mean into ``units`` (the
+    hierarchical bootstrap resamples them), which holds them all in memory."""
     unrated = [e for e in vectors.emotions if e not in ratings.emotions]
     if unrated:
         raise InputError(f"vectors and ratings do not match: {len(unrated)} emotion(s) of the vectors have no "
@@ -54,12 +63,12 @@ def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) 
                       "those layers are NaN", RuntimeWarning, stacklevel=3)
     units = counts = topics = None
     if story_acts is not None:
-        units, counts, topics = _story_units(vectors, story_acts, excluded)
+        units, counts, topics = _story_units(vectors, story_acts, excluded, keep_units)
     return Prepared(vectors, np.asarray(rated.valence, dtype=np.float64), np.asarray(rated.arousal, dtype=np.float64),
                     excluded, units, counts, topics)
 
 
-def _story_units(vectors, story_acts, excluded):
+def _story_units(vectors, story_acts, excluded, keep_units: bool = True):
     emotions, groups = group_stories(story_acts, "story_acts")
     wanted = set(vectors.emotions) | set(excluded)
     extra = sorted(set(emotions) - wanted)
@@ -76,13 +85,16 @@ def _story_units(vectors, story_acts, excluded):
         raise InputError(f"story-level bootstrap and split-half need at least 2 stories per emotion; "
                          f"{len(single)} emotion(s) have one: {single}. Analyze without story activations "
                          "(emotion-level bootstrap only) or add stories")
-    index = torch.cat(order)
-    units = story_acts.means[index]
-    check_finite(units, [story_acts.meta[i] for i in index.tolist()], story_acts.layers, "story_acts")
     counts = np.array([len(g) for g in order])
+    index, units = torch.cat(order), None
+    if keep_units:
+        units = story_acts.means[index]
+        check_finite(units, [story_acts.meta[i] for i in index.tolist()], story_acts.layers, "story_acts")
+        starts = np.cumsum(counts) - counts
+        raw = torch.stack([units[s:s + c].double().mean(dim=0) for s, c in zip(starts, counts)], dim=1)
+    else:
+        raw = emotion_sums(story_acts, order, "story_acts") / torch.as_tensor(counts, dtype=torch.float64)[None, :, None]
     # The vectors must be the means of these stories.
-    starts = np.cumsum(counts) - counts
-    raw = torch.stack([units[s:s + c].double().mean(dim=0) for s, c in zip(starts, counts)], dim=1)
     ref = vectors.raw.double()
     scale = ref.abs().amax().clamp_min(1e-30)
     if (raw - ref).abs().amax() > 1e-4 * scale:

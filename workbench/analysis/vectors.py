@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.analysis.checks import check_finite, group_stories
+from workbench.analysis.checks import check_finite, emotion_sums, group_stories
 from workbench.analysis.threads import single_threaded
 from workbench.errors import InputError, RunFolderError
 
@@ -241,9 +241,9 @@ def _emotion_vectors(story_acts, neutral_acts, neutral_variance) -> EmotionVecto
     emotions, groups = group_stories(story_acts, "story_acts")
     if len(emotions) < 2:
         raise InputError(f"story_acts: {len(emotions)} emotion(s); contrast vectors need at least 2")
-    means = story_acts.means
-    check_finite(means, story_acts.meta, story_acts.layers, "story_acts")
-    raw = torch.stack([means[g].double().mean(dim=0) for g in groups], dim=1)
+    # streamed: a chunk of stories at a time, so memory does not grow with their number
+    counts = torch.tensor([len(g) for g in groups], dtype=torch.float64)
+    raw = emotion_sums(story_acts, groups, "story_acts") / counts[None, :, None]
     neutral = None
     if neutral_acts is not None:
         kinds = sorted({m.get("kind") for m in neutral_acts.meta} - {"neutral"}, key=str)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +10,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from workbench.collect.store import MeansFile
 from workbench.errors import RunFolderError
-from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, staged_writes
+from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, sha256_of_file, staged_writes
 from workbench.runfolder import damaged
 
-__all__ = ["StoryActivations", "FORMAT_VERSION"]
+__all__ = ["StoryActivations", "FORMAT_VERSION", "write_run_folder"]
 
 FORMAT_VERSION = 1
 TENSORS_FILE = "activations.safetensors"
@@ -37,6 +37,11 @@ class StoryActivations:
     ``token_norms[i, j]`` is the fp32 mean, over the same pooled tokens, of each
     token's L2 norm at ``layers[j]`` (the typical per-token norm that calibrates
     steering, METHOD.md section 6); ``None`` for a run collected before it existed.
+
+    Loaded from a run folder, ``means`` is memory-mapped from ``activations.safetensors``
+    and ``means_file`` reads the same rows without mapping them (:meth:`iter_means`), so a
+    corpus larger than memory loads; selecting a contiguous range of texts (``stories`` and
+    ``neutral`` of a collect) keeps it so.
     """
 
     means: torch.Tensor  # float32 [n_texts, n_layers, d_model]
@@ -47,6 +52,7 @@ class StoryActivations:
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # timings, versions, corpus sha256, skipped texts
     token_norms: torch.Tensor | None = None  # float32 [n_texts, n_layers]
+    means_file: MeansFile | None = field(default=None, repr=False)  # the file ``means`` is mapped from
 
     def __post_init__(self):
         if self.means.ndim != 3:
@@ -92,12 +98,32 @@ class StoryActivations:
     def neutral(self) -> StoryActivations | None:
         return self.of_kind("neutral")
 
+    def iter_means(self, max_bytes: int | None = None):
+        """``(start, means[start:start + k])`` over every text in order, ``k`` texts of at most ``max_bytes``
+        at a time: read from the run folder's file when the means are memory-mapped (rows read so do not stay
+        in memory; each chunk reuses one buffer, so copy what you keep), else slices of ``means``."""
+        from workbench.collect import store
+
+        max_bytes = store.CHUNK_BYTES if max_bytes is None else max_bytes
+        if self.means_file is not None and self.means_file.serves(self.means):
+            yield from self.means_file.chunks(max_bytes)
+            return
+        step = max(1, max_bytes // max(1, 4 * self.means.shape[1] * self.means.shape[2]))
+        for start in range(0, len(self), step):
+            yield start, self.means[start:start + step]
+
     def select(self, mask) -> StoryActivations:
         """The texts where ``mask`` (a sequence of bools or indices) holds."""
         idx = torch.as_tensor(mask)
         if idx.dtype == torch.bool:
             idx = torch.nonzero(idx).flatten()
         rows = idx.tolist()
+        mapped = self.means_file is not None and self.means_file.serves(self.means)
+        if mapped and rows and rows == list(range(rows[0], rows[-1] + 1)):
+            a, b = rows[0], rows[-1] + 1  # a range of a memory-mapped run: views, nothing read
+            return StoryActivations(self.means[a:b], self.n_tokens[a:b], self.layers, self.meta[a:b], self.spec,
+                                    self.params, self.info, None if self.token_norms is None else self.token_norms[a:b],
+                                    self.means_file.view(a, b))
         return StoryActivations(self.means[idx], self.n_tokens[idx], self.layers,
                                 tuple(self.meta[i] for i in rows), self.spec, self.params, self.info,
                                 None if self.token_norms is None else self.token_norms[idx])
@@ -115,29 +141,12 @@ class StoryActivations:
         return directory
 
     def _save(self, directory: Path) -> None:
-        lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(self.meta))
-        # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
-        # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
-        # load() tell a save interrupted between two renames from a finished one.
         tensors = {"means": self.means, "n_tokens": self.n_tokens}
         if self.token_norms is not None:
             tensors["token_norms"] = self.token_norms
-        with staged_writes() as stage:
-            digests = {TENSORS_FILE: stage(directory / TENSORS_FILE, safetensors_writer(tensors)),
-                       TEXTS_FILE: stage(directory / TEXTS_FILE, lines.encode("utf-8"))}
-            stage(directory / MANIFEST_FILE, json_bytes({
-                "format_version": FORMAT_VERSION,
-                "collect": {
-                    "n_texts": len(self),
-                    "layers": list(self.layers),
-                    "d_model": self.d_model,
-                    "token_norms": self.token_norms is not None,
-                    "model": self.spec,
-                    "params": self.params,
-                    "info": self.info,
-                    "sha256": digests,
-                },
-            }))
+        _write_files(directory, safetensors_writer(tensors), self.meta, {
+            "n_texts": len(self), "layers": list(self.layers), "d_model": self.d_model,
+            "token_norms": self.token_norms is not None, "model": self.spec, "params": self.params, "info": self.info})
 
     @classmethod
     def load(cls, directory: str | Path) -> StoryActivations:
@@ -158,24 +167,28 @@ class StoryActivations:
             return cls._load(directory, manifest["collect"])
 
     @classmethod
-    def _load(cls, directory: Path, section: dict) -> StoryActivations:
+    def _load(cls, directory: Path, section: dict, verify: bool = True, meta=None) -> StoryActivations:
+        """The folder's activations, the means memory-mapped; ``verify=False`` skips the sha256 checks and
+        ``meta`` the reading of ``texts.jsonl`` (for the folder a collect has just written)."""
         if not isinstance(section, dict):
             raise TypeError(f"its collect section is a {type(section).__name__}")
         for name in (TENSORS_FILE, TEXTS_FILE):
             if not (directory / name).is_file():
                 raise RunFolderError(f"{directory} lacks {name}; collect again")
             expected = (section.get("sha256") or {}).get(name)  # older collects recorded none
-            if expected is not None and _sha256_file(directory / name) != expected:
+            if verify and expected is not None and sha256_of_file(directory / name) != expected:
                 raise RunFolderError(f"{directory / name} does not match {directory / MANIFEST_FILE} (sha256 differs): "
                                      "a save was interrupted or the file was changed; collect again")
         try:
-            tensors = load_file(directory / TENSORS_FILE)
+            tensors = load_file(directory / TENSORS_FILE)  # memory-mapped: pages are read as they are used
         except (SafetensorError, OSError) as exc:
             raise RunFolderError(f"{directory / TENSORS_FILE} cannot be read ({exc}); collect again") from None
-        return cls._checked(directory, section, tensors, _read_meta(directory / TEXTS_FILE))
+        mapped = _means_file(directory / TENSORS_FILE, tensors)
+        meta = _read_meta(directory / TEXTS_FILE) if meta is None else list(meta)
+        return cls._checked(directory, section, tensors, meta, mapped)
 
     @classmethod
-    def _checked(cls, directory: Path, section: dict, tensors: dict, meta: list) -> StoryActivations:
+    def _checked(cls, directory: Path, section: dict, tensors: dict, meta: list, mapped=None) -> StoryActivations:
         where = directory / TENSORS_FILE
         if {"means", "n_tokens"} - set(tensors):
             raise RunFolderError(f"{where} lacks {sorted({'means', 'n_tokens'} - set(tensors))}; collect again")
@@ -191,15 +204,52 @@ class StoryActivations:
             raise RunFolderError(f"{where}: token_norms of shape {tuple(norms.shape)}, expected {expected[:2]} "
                                  "(texts, layers); collect again")
         return cls(means, tensors["n_tokens"], layers, tuple(meta),
-                   section.get("model", {}), section.get("params", {}), section.get("info", {}), norms)
+                   section.get("model", {}), section.get("params", {}), section.get("info", {}), norms, mapped)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _means_file(path: Path, tensors: dict) -> MeansFile | None:
+    """The rows of ``tensors["means"]`` (memory-mapped from ``path``) to stream; None for means that are not
+    fp32 ``[texts, layers, d_model]`` (they are checked, and refused, by ``_checked``)."""
+    if "means" not in tensors:
+        return None
+    try:
+        return MeansFile.open(path).bind(tensors["means"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_files(directory: Path, tensors, meta, section: dict) -> dict:
+    """Stage ``activations.safetensors`` (a writer, or the Path of a finished file), ``texts.jsonl`` and, last,
+    ``manifest.json`` (its collect section: ``section`` and the files' sha256); returns that section."""
+    lines = "".join(json.dumps({"index": i, **m}, ensure_ascii=False) + "\n" for i, m in enumerate(meta))
+    # A new collect makes any later stage in this folder stale: the manifest holds only "collect".
+    # All three files are staged before any is renamed, the manifest last; the artefacts' sha256 let
+    # load() tell a save interrupted between two renames from a finished one.
+    with staged_writes() as stage:
+        digests = {TENSORS_FILE: stage(directory / TENSORS_FILE, tensors),
+                   TEXTS_FILE: stage(directory / TEXTS_FILE, lines.encode("utf-8"))}
+        section = {**section, "sha256": digests}
+        stage(directory / MANIFEST_FILE, json_bytes({"format_version": FORMAT_VERSION, "collect": section}))
+    return section
+
+
+def write_run_folder(directory: str | Path, data_file: Path, meta, *, layers, spec: dict, params: dict,
+                     info: dict) -> StoryActivations:
+    """A run folder whose activations are the finished file ``data_file`` (written by
+    :class:`~workbench.collect.store.RowFile`; hard-linked into place, not read into memory), and
+    the result read back memory-mapped."""
+    from workbench.runfolder import mark_run_folder, run_lock
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    mapped = MeansFile.open(data_file)
+    n, d_model = mapped.n_rows, mapped.row_shape[1]
+    with run_lock(directory):
+        mark_run_folder(directory)
+        section = _write_files(directory, Path(data_file), meta, {
+            "n_texts": n, "layers": list(layers), "d_model": d_model, "token_norms": True, "model": spec,
+            "params": params, "info": info})
+    return StoryActivations._load(directory, section, verify=False, meta=meta)
 
 
 def _read_meta(path: Path) -> list[dict]:

@@ -117,14 +117,15 @@ def _check_model(model, remote):
     return None
 
 
-def collect_batches_remote(model, plan, batches, layer_ids, means, token_norms, *, remote, padding_side: str, pad_id: int,
+def collect_batches_remote(model, plan, batches, layer_ids, sink, *, remote, padding_side: str, pad_id: int,
                            store: Path | None, key: str, bar=None, only: tuple[int, int] | None = None) -> dict:
-    """Fill ``means`` (``[n_texts, n_layers, d_model]``) and ``token_norms`` (``[n_texts, n_layers]``, each
-    text's mean token norm) batch by batch through remote traces.
+    """Give ``sink.write(texts, means, token_norms)`` each batch's means (``[batch, n_layers, d_model]``) and
+    mean token norms (``[batch, n_layers]``) as they come back from remote traces
+    (:mod:`workbench.collect.sink`).
 
     Returns what to record in ``info["remote"]``: the mode, the job ids, the
     bytes of each result, how many batches were reused from ``store``, and the
-    tokens run here. ``only=(i, n)`` runs batches ``i, i + n, ...`` (a shard) and leaves the others' rows 0.
+    tokens run here. ``only=(i, n)`` runs batches ``i, i + n, ...`` (a shard) and no other.
     """
     from workbench.models.ndif import remote_backend, ship_by_value
 
@@ -165,8 +166,7 @@ def collect_batches_remote(model, plan, batches, layer_ids, means, token_norms, 
             result_bytes.append(backend.result_bytes)
             returned.append(backend.returned)
             tokens += sum(len(plan.ids[i]) for i in batch)
-        means[torch.tensor(batch)] = sums[:, columns] / counts[:, None, None]
-        token_norms[torch.tensor(batch)] = norms[:, columns] / counts[:, None]
+        sink.write(batch, sums[:, columns] / counts[:, None, None], norms[:, columns] / counts[:, None])
         if bar is not None:
             bar.update(sum(len(plan.ids[i]) for i in batch))
     return {"mode": "ndif" if remote is True else "local", "job_ids": jobs, "result_bytes": result_bytes, "returned": returned,

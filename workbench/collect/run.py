@@ -3,7 +3,9 @@
 No ``[layers, batch, seq, d]`` cache is ever built: each hook adds its block's
 output, weighted by the pooling mask, into fp32 sums of shape ``[batch,
 d_model]``, and the fp32 L2 norms of the same pooled tokens into ``[batch]``
-(the per-token norm that calibrates steering). The LM head is never run. With ``out=``, the run checkpoints every
+(the per-token norm that calibrates steering). The LM head is never run. With ``out=``, each batch's means
+are written into the run folder as the batch finishes (:mod:`workbench.collect.sink`), so no more than one
+batch of means is ever in memory, and the result is read back memory-mapped; the run checkpoints every
 ``checkpoint_every`` batches and a rerun continues where it stopped; a finished
 run with the same key is loaded instead of recomputed.
 """
@@ -20,14 +22,14 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from workbench.collect.activations import MANIFEST_FILE, StoryActivations
+from workbench.collect.activations import MANIFEST_FILE, TENSORS_FILE, StoryActivations, write_run_folder
 from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_sha256
 from workbench.collect.pooling import masked_norm_sum, masked_sum
+from workbench.collect.sink import FileSink, MemorySink
 from workbench.errors import InputError, RunFolderError
-from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
+from workbench.io import read_json
 from workbench.runfolder import COLLECT_FILES, writing_into
 
 __all__ = ["collect", "neutral_texts"]
@@ -139,6 +141,8 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
             (skipped texts are recorded in ``info["skipped"]``).
         out: a folder to save to; enables checkpoints, resume and reuse. It must be new, empty or a
             run folder (``force=True``: write into another folder anyway); it is locked while collecting.
+            Each batch's means are written there as the batch finishes, and the result is memory-mapped
+            from the folder (without ``out``, every mean is held in memory).
         padding_side: ``"right"`` or ``"left"``; the result does not depend on it.
         corpus_sha256: recorded in the manifest (taken from ``texts`` when it is a ``Corpus``).
         extra_info: more to record in ``info`` (e.g. the stories a validation dropped).
@@ -199,9 +203,9 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
     lengths = [len(row) for row in plan.ids]
     batches = make_batches(lengths, max_tokens_per_batch, order=keep)
     n, d = len(texts), model.d_model
-    means = torch.zeros((n, len(layer_ids), d), dtype=torch.float32)
-    token_norms = torch.zeros((n, len(layer_ids)), dtype=torch.float32)
-    start_batch = _resume(out, key, means, token_norms) if out is not None and not remote else 0
+    n_tokens = torch.tensor([plan.n_pooled(i) for i in range(n)], dtype=torch.int64)
+    sink = _sink(out, key, n, layer_ids, d, n_tokens, keep, batches, shard, resume=not remote)
+    start_batch = sink.start_batch
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     column = {layer: j for j, layer in enumerate(layer_ids)}
     total_tokens = sum(lengths[i] for i in keep)
@@ -214,7 +218,7 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
         if remote:
             from workbench.collect.remote import collect_batches_remote
 
-            remote_info = collect_batches_remote(model, plan, batches, layer_ids, means, token_norms, remote=remote,
+            remote_info = collect_batches_remote(model, plan, batches, layer_ids, sink, remote=remote,
                                                  padding_side=padding_side, pad_id=pad_id, key=key, bar=bar,
                                                  store=out / _PARTIAL / "remote" if out is not None else None,
                                                  only=None if shard is None else shard)
@@ -224,23 +228,25 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
                 continue
             input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
             counts = weights.sum(1, keepdim=True)
-            rows = torch.tensor(batch)
+            means = torch.zeros((len(batch), len(layer_ids), d), dtype=torch.float32)
+            token_norms = torch.zeros((len(batch), len(layer_ids)), dtype=torch.float32)
 
-            def read(layer, hidden, rows=rows, weights=weights, counts=counts):
-                means[rows, column[layer]] = masked_sum(weights, hidden).to(counts.device) / counts
-                token_norms[rows, column[layer]] = masked_norm_sum(weights, hidden).to(counts.device) / counts[:, 0]
+            def read(layer, hidden, means=means, token_norms=token_norms, weights=weights, counts=counts):
+                means[:, column[layer]] = masked_sum(weights, hidden).to(counts.device) / counts
+                token_norms[:, column[layer]] = masked_norm_sum(weights, hidden).to(counts.device) / counts[:, 0]
 
             model.run_blocks(input_ids.to(model.device), mask.to(model.device), read, layers=layer_ids)
+            sink.write(batch, means, token_norms)
             tokens = sum(lengths[i] for i in batch)
             run_tokens += tokens
             bar.update(tokens)
             bar.set_postfix_str(f"{run_tokens / max(time.perf_counter() - t0, 1e-9):,.0f} tok/s")
-            if out is not None and (b + 1) % checkpoint_every == 0 and b + 1 < len(batches):
-                _checkpoint(out, key, means, token_norms, b + 1)
+            if (b + 1) % checkpoint_every == 0 and b + 1 < len(batches):
+                sink.checkpoint(b + 1)
+        sink.checkpoint(len(batches))  # every row is in place: a rerun after a kill from here only saves
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    n_tokens = torch.tensor([plan.n_pooled(i) for i in range(n)], dtype=torch.int64)
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
@@ -248,42 +254,37 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
             **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)
-    acts = StoryActivations(means, n_tokens, layer_ids, tuple(meta), model.spec.to_dict(), params, info,
-                            token_norms=token_norms)
+    spec = model.spec.to_dict()
     if shard is not None:
         from workbench.collect.shards import save_shard
 
         info["shard"] = list(shard)
-        shard_acts = save_shard(out, acts, shard, batches, short)
+        sink.close()
+        shard_acts = save_shard(out, sink.path, tuple(meta), spec, params, info, layer_ids, shard, batches, short)
         shutil.rmtree(out / _PARTIAL, ignore_errors=True)
         return shard_acts
-    if short:
-        acts = acts.select([i for i in range(n) if i not in set(short)])
-    if out is not None:
-        acts.save(out)
-        shutil.rmtree(out / _PARTIAL, ignore_errors=True)
+    kept = tuple(meta[i] for i in keep)
+    if out is None:
+        acts = StoryActivations(sink.means, n_tokens, layer_ids, tuple(meta), spec, params, info,
+                                token_norms=sink.token_norms)
+        return acts.select(keep) if short else acts
+    sink.close()
+    acts = write_run_folder(out, sink.path, kept, layers=layer_ids, spec=spec, params=params, info=info)
+    shutil.rmtree(out / _PARTIAL, ignore_errors=True)
     return acts
 
 
-def _checkpoint(out: Path, key: str, means: torch.Tensor, token_norms: torch.Tensor, batches_done: int) -> None:
-    folder = out / _PARTIAL
-    with staged_writes() as stage:  # written from the tensor's memory: no copy of the means
-        stage(folder / "means.safetensors", safetensors_writer({"means": means, "token_norms": token_norms}))
-    atomic_write_json(folder / "state.json", {"key": key, "batches_done": batches_done})
+def _sink(out, key, n, layer_ids, d, n_tokens, keep, batches, shard, resume: bool):
+    """Where the batches' means go: memory without ``out``; else the run folder's ``.partial`` file of the
+    kept texts (in text order), or for a shard of its batches' texts (with their ``rows``)."""
+    if out is None:
+        return MemorySink(n, len(layer_ids), d)
+    if shard is None:
+        texts, name, extra = keep, TENSORS_FILE, {}
+    else:
+        from workbench.collect.shards import TENSORS, shard_rows
 
-
-def _resume(out: Path, key: str, means: torch.Tensor, token_norms: torch.Tensor) -> int:
-    state_path = out / _PARTIAL / "state.json"
-    if not state_path.is_file():
-        return 0
-    state = read_json(state_path)
-    if state.get("key") != key:
-        log.info("ignoring a checkpoint in %s made with other settings", out)
-        return 0
-    saved = load_file(out / _PARTIAL / "means.safetensors")
-    if saved["means"].shape != means.shape or saved.get("token_norms", torch.empty(0)).shape != token_norms.shape:
-        return 0  # another shape, or a checkpoint from before the token norms: start again
-    means.copy_(saved["means"])
-    token_norms.copy_(saved["token_norms"])
-    log.info("resuming %s at batch %d", out, state["batches_done"])
-    return int(state["batches_done"])
+        texts, name = shard_rows(batches, shard), TENSORS
+        extra = {"rows": torch.tensor(texts, dtype=torch.int64)}
+    fixed = {"n_tokens": n_tokens[torch.tensor(texts, dtype=torch.long)].contiguous(), **extra}
+    return FileSink(out / _PARTIAL, name, texts, fixed, len(layer_ids), d, key, resume=resume)

@@ -3,10 +3,12 @@
 ``collect(..., shard=(i, n), out=DIR)`` runs batch ``b`` of the token-budget plan
 when ``b % n == i`` and writes a partial run: ``shard.json`` (the plan: model
 spec, settings, texts sha256, layers, every batch's texts; and which shard) and
-``shard.safetensors`` (the pooled means and token counts of its texts).
-:func:`merge_shards` checks that the shards share one plan and cover every batch
-once, adds them into the full ``[n_texts, layer, d_model]`` array (each text's
-row comes from exactly one shard, so the sum is exact) and saves a run folder.
+``shard.safetensors`` (the pooled means and token counts of its texts, written
+row by row as its batches finish). :func:`merge_shards` checks that the shards
+share one plan and cover every batch once, and writes each text's row, which
+comes from exactly one shard (so the merge is exact), into the run folder's
+``activations.safetensors`` a chunk at a time: neither a shard nor the merge
+holds every mean in memory.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from workbench.collect.store import MeansFile, RowFile
 from workbench.errors import InputError, RunFolderError
-from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
+from workbench.io import atomic_write_json, read_json, staged_writes
 
-__all__ = ["parse_shard", "save_shard", "merge_shards", "SHARD_FILE"]
+__all__ = ["parse_shard", "save_shard", "merge_shards", "shard_rows", "SHARD_FILE"]
 
 SHARD_FILE = "shard.json"
 TENSORS = "shard.safetensors"
@@ -46,25 +49,31 @@ def _batches_sha256(batches) -> str:
     return hashlib.sha256(json.dumps([list(b) for b in batches]).encode()).hexdigest()
 
 
-def save_shard(out: Path | None, acts, shard: tuple[int, int], batches, skipped) -> object:
-    """Write shard ``shard`` of a collect whose full (zero outside the shard) result is ``acts``."""
-    if out is None:
-        raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
+def shard_rows(batches, shard: tuple[int, int]) -> list[int]:
+    """The texts of shard ``shard``'s batches, in text order (the rows of its ``shard.safetensors``)."""
     i, n = shard
-    rows = sorted(r for b, batch in enumerate(batches) if b % n == i for r in batch)
-    index = torch.tensor(rows, dtype=torch.int64)
-    p = acts.params
-    plan = {"model": acts.spec, "layers": list(acts.layers), "batches_sha256": _batches_sha256(batches),
-            **{k: p[k] for k in PLAN_FIELDS if k in p}}
+    return sorted(r for b, batch in enumerate(batches) if b % n == i for r in batch)
+
+
+def save_shard(out: Path, data_file: Path, meta, spec: dict, params: dict, info: dict, layers, shard: tuple[int, int],
+               batches, skipped):
+    """Write shard ``shard`` of a collect: ``data_file`` (its rows, filled by the collect) becomes
+    ``shard.safetensors``, then ``shard.json`` records the plan. Returns the shard's texts, memory-mapped."""
+    from workbench.collect.activations import StoryActivations
+
+    i, n = shard
+    plan = {"model": spec, "layers": list(layers), "batches_sha256": _batches_sha256(batches),
+            **{k: params[k] for k in PLAN_FIELDS if k in params}}
     out = Path(out)
     with staged_writes() as stage:
-        stage(out / TENSORS, safetensors_writer({"rows": index, "means": acts.means[index].contiguous(),
-                                                 "n_tokens": acts.n_tokens[index].contiguous(),
-                                                 "token_norms": acts.token_norms[index].contiguous()}))
+        stage(out / TENSORS, Path(data_file))
     atomic_write_json(out / SHARD_FILE, {
-        "shard": [i, n], "plan": plan, "batches": [list(b) for b in batches], "params": p, "spec": acts.spec,
-        "meta": list(acts.meta), "skipped": sorted(skipped), "info": acts.info})
-    return acts.select(rows)
+        "shard": [i, n], "plan": plan, "batches": [list(b) for b in batches], "params": params, "spec": spec,
+        "meta": list(meta), "skipped": sorted(skipped), "info": info})
+    tensors = load_file(out / TENSORS)
+    rows = tensors["rows"].tolist()
+    return StoryActivations(tensors["means"], tensors["n_tokens"], tuple(layers), tuple(meta[r] for r in rows), spec,
+                            params, info, tensors["token_norms"], MeansFile.open(out / TENSORS).bind(tensors["means"]))
 
 
 def _read(folder: Path) -> tuple[dict, dict]:
@@ -111,8 +120,12 @@ def _check_cover(records, folders) -> int:
 
 
 def merge_shards(folders, out: str | Path):
-    """Check that ``folders`` are all the shards of one plan, add them, and save the run folder ``out``."""
-    from workbench.collect.activations import StoryActivations
+    """Check that ``folders`` are all the shards of one plan, and write their rows into the run folder ``out``
+    (returned memory-mapped)."""
+    import shutil
+
+    from workbench.collect.activations import TENSORS_FILE, write_run_folder
+    from workbench.runfolder import mark_run_folder, run_lock
 
     folders = [Path(f) for f in folders]
     if not folders:
@@ -122,31 +135,35 @@ def merge_shards(folders, out: str | Path):
     _check_same_plan(records, folders)
     n = _check_cover(records, folders)
     first, batches = records[0], records[0]["batches"]
-    means, n_tokens = None, None
+    skipped = set(first["skipped"])
+    kept = [t for t in range(len(first["meta"])) if t not in skipped]
+    row_of = {t: r for r, t in enumerate(kept)}
+    n_tokens = torch.zeros(len(kept), dtype=torch.int64)
     for (record, tensors), folder in zip(loaded, folders):
         i = record["shard"][0]
-        expected = sorted(r for b, batch in enumerate(batches) if b % n == i for r in batch)
-        if tensors["rows"].tolist() != expected:
+        if tensors["rows"].tolist() != shard_rows(batches, (i, n)):
             raise RunFolderError(f"{folder}: its texts are not those of batches {i}, {i} + {n}, ... of the plan")
-        if means is None:
-            means = torch.zeros((len(first["meta"]), *tensors["means"].shape[1:]), dtype=torch.float32)
-            n_tokens = torch.zeros(len(first["meta"]), dtype=torch.int64)
-            token_norms = torch.zeros((len(first["meta"]), tensors["means"].shape[1]), dtype=torch.float32)
         if "token_norms" not in tensors:
             raise RunFolderError(f"{folder}/{TENSORS}: no token_norms (a shard written before per-token norms were "
                                  "recorded): collect the shard again")
-        means[tensors["rows"]] += tensors["means"]  # each row from one shard: the sum is that shard's row
-        n_tokens[tensors["rows"]] += tensors["n_tokens"]
-        token_norms[tensors["rows"]] += tensors["token_norms"]
+        n_tokens[[row_of[t] for t in tensors["rows"].tolist()]] = tensors["n_tokens"]
     info = dict(first["info"])
     info.update({"merged_from": [str(f) for f in folders], "shards": n, "resumed_at_batch": 0,
                  "seconds": round(sum(r["info"].get("seconds", 0) for r in records), 3),
                  "tokens": sum(r["info"].get("tokens", 0) for r in records)})
     info.pop("shard", None)
-    acts = StoryActivations(means, n_tokens, tuple(first["plan"]["layers"]), tuple(first["meta"]), first["spec"],
-                            first["params"], info, token_norms=token_norms)
-    skipped = set(first["skipped"])
-    if skipped:
-        acts = acts.select([i for i in range(len(acts)) if i not in skipped])
-    acts.save(out)
+    shape, out = loaded[0][1]["means"].shape, Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        mark_run_folder(out)
+        target = RowFile.create(out / ".partial" / TENSORS_FILE, shape[1], shape[2], {"n_tokens": n_tokens})
+        for (_, tensors), folder in zip(loaded, folders):  # each text's row from its one shard, a chunk at a time
+            rows = [row_of[t] for t in tensors["rows"].tolist()]
+            for start, chunk in MeansFile.open(folder / TENSORS).chunks():
+                target.write(rows[start:start + len(chunk)], chunk, tensors["token_norms"][start:start + len(chunk)])
+        target.sync()
+        target.close()
+        acts = write_run_folder(out, target.path, tuple(first["meta"][t] for t in kept),
+                                layers=first["plan"]["layers"], spec=first["spec"], params=first["params"], info=info)
+        shutil.rmtree(out / ".partial", ignore_errors=True)
     return acts
