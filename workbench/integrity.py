@@ -41,7 +41,7 @@ def damaged(path: str | Path, remake: str):
 def check_digests(directory: str | Path, digests, manifest_path: str | Path, remake: str) -> None:
     """Every file named in ``digests`` (name -> sha256, as a manifest section records them) is there,
     a regular file, and has that sha256; else a RunFolderError naming the file."""
-    from workbench.io import file_problem
+    from workbench.io import file_problem, sha256_file
 
     if not isinstance(digests, dict):
         raise RunFolderError(f"{manifest_path}: its checksums are not a table of files; {remake}")
@@ -50,11 +50,7 @@ def check_digests(directory: str | Path, digests, manifest_path: str | Path, rem
         problem = file_problem(path)
         if problem:
             raise RunFolderError(f"{path} {problem}: {remake}")
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        if h.hexdigest() != expected:
+        if sha256_file(path) != expected:
             raise RunFolderError(f"{path} does not match {manifest_path} (sha256 differs): it was changed or "
                                  f"damaged after it was written; {remake}")
 

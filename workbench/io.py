@@ -8,14 +8,16 @@ match it: a save interrupted between two renames) is never read as complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
+           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
 
 
 def _file_mode() -> int:
@@ -180,14 +182,40 @@ def read_json(path: str | Path):
         raise RunFolderError(f"{path} cannot be read ({exc.strerror or exc})") from None
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes (hex), read in blocks of ``chunk`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def special_kind(path: str | Path) -> str | None:
+    """What ``path`` is when it is neither a regular file, a folder nor absent (else None)."""
+    from workbench.errors import RunFolderError
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a symbolic link to nothing" if os.path.islink(path) else None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        raise RunFolderError(f"{path} cannot be examined ({exc.strerror})") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return kind
+
+
 def file_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be read as a regular file, said as what is true ("does not exist", "is a
     folder, not a file", "is a named pipe (FIFO), not a regular file", "is a symbolic link loop"), or
     None when it is one. Nothing is opened: a FIFO is never waited on."""
-    from workbench.runfolder import _special
-
     path = Path(path)
-    special = _special(path)
+    special = special_kind(path)
     if special:
         return f"is {special}, not a regular file"
     if path.is_dir():

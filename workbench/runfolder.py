@@ -16,17 +16,16 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
-import stat
 import sys
 import time
 from pathlib import Path
 
 from workbench.errors import InputError, RunFolderError
 from workbench.integrity import check_digests, damaged, stale_reason, stamp
+from workbench.io import special_kind as _special
 
 __all__ = ["MARKER_FILE", "LOCK_FILE", "COLLECT_FILES", "RUN_FILES", "folder_kind", "claim_output_dir",
            "check_output_file", "check_not_input", "writing_into", "mark_run_folder", "run_lock", "set_command", "stamp", "stale_reason",
@@ -47,23 +46,6 @@ _COMMAND = [""]  # the command line of this process, for the lock file
 def set_command(command: str) -> None:
     """Record the command that runs in this process (written into the lock files it takes)."""
     _COMMAND[0] = command
-
-
-def _special(path: Path) -> str | None:
-    """What ``path`` is when it is neither a regular file, a folder nor absent (else None)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a symbolic link to nothing" if os.path.islink(path) else None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        raise RunFolderError(f"{path} cannot be examined ({exc.strerror})") from None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
-    return kind
 
 
 def folder_kind(path: str | Path) -> str | None:

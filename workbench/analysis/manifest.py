@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from pathlib import Path
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_json, read_json
+from workbench.io import atomic_write_json, read_json, sha256_file
 
 __all__ = ["update_manifest", "drop_manifest_section", "sha256_file", "versions", "MANIFEST_FILE"]
 
@@ -37,14 +36,6 @@ def drop_manifest_section(directory: str | Path, section: str) -> None:
     if isinstance(manifest, dict) and section in manifest:
         manifest.pop(section)
         atomic_write_json(path, manifest)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict:

@@ -123,7 +123,7 @@ def _convert(entry: EmbeddedModel, target: Path) -> None:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.models.hf import sha256_file
+    from workbench.io import sha256_file
 
     gguf_path, temporary = entry.gguf()
     digest = sha256_file(gguf_path)
@@ -244,8 +244,7 @@ def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype | None = None, d
     import torch
     from transformers import AutoModelForCausalLM
 
-    from workbench.models.converted import load_converted
-    from workbench.models.hf import _strict
+    from workbench.models.converted import check_loading_info, load_converted
 
     dtype = torch.bfloat16 if dtype is None else dtype
     entry = _entry(name)
@@ -261,7 +260,7 @@ def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype | None = None, d
         model = load_converted(weights, dtype)
     else:
         model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
-        _strict(info, f"embedded model at {weights}")
+        check_loading_info(info, f"embedded model at {weights}")
     tok = fast_tokenizer(target)
     if not tok.chat_template and entry.chat_template:
         tok.chat_template = entry.chat_template

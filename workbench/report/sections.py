@@ -8,8 +8,7 @@ and in place, so nothing is left out silently. Adding a section is one line in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from workbench.report.section import Section
 from workbench.report.tables import (
     esc,
     headline_html,
@@ -24,16 +23,6 @@ __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_sect
            "cosine_section", "token_section", "monitor_section", "steering_section", "layers_section", "manifest_section"]
 
 MAX_STEERING_ROWS = 200
-
-
-@dataclass(frozen=True)
-class Section:
-    key: str  # anchor and figure-id prefix
-    title: str
-    html: str = ""  # text and tables, shown before the figures
-    figures: tuple = ()  # plotly Figures
-    absent: str | None = None  # an optional section that is not there: what is missing and how to make it
-    after: str = ""  # text and tables shown after the figures
 
 
 def _p(text: str) -> str:

@@ -208,7 +208,7 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.vectors import EmotionVectors
     from workbench.data.ratings import load_ratings
-    from workbench.report.folder import check_run_folder
+    from workbench.report.check import check_run_folder
 
     run_dir = Path(run_dir)
     manifest = check_run_folder(run_dir)
