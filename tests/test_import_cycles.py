@@ -127,3 +127,11 @@ def test_module_level_imports_form_no_cycle():
 def test_no_cycle_with_the_imports_inside_functions_either():
     top, late = import_edges()
     assert cycles({m: top[m] | late[m] for m in top}) == []
+
+
+def test_the_library_never_imports_the_cli():
+    top, late = import_edges()
+    cli = {m for m in MODULES if m == "workbench.cli" or m.startswith("workbench.cli.")}
+    outside = {m: sorted((top[m] | late[m]) & cli) for m in MODULES
+               if m not in cli and m != "workbench.__main__"}  # the entry point runs the CLI
+    assert {m: found for m, found in outside.items() if found} == {}

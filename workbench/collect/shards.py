@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from workbench.errors import InputError, RunFolderError
+from workbench.errors import InputError, RunFolderError, SettingError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
 
 __all__ = ["parse_shard", "save_shard", "merge_shards", "SHARD_FILE"]
@@ -36,9 +36,10 @@ def parse_shard(text) -> tuple[int, int]:
     try:
         i, n = (int(p) for p in text.split("/")) if isinstance(text, str) else (int(text[0]), int(text[1]))
     except (ValueError, TypeError, IndexError):
-        raise InputError(f"--shard must be I/N (e.g. 0/3 for the first of three shards), got {text!r}") from None
+        raise SettingError(f"shard must be I/N (e.g. 0/3 for the first of three shards), got {text!r}",
+                           "shard") from None
     if n < 1 or not 0 <= i < n:
-        raise InputError(f"--shard {i}/{n}: need 0 <= I < N (shards are numbered from 0)")
+        raise SettingError(f"shard {i}/{n}: need 0 <= I < N (shards are numbered from 0)", "shard")
     return i, n
 
 

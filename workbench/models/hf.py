@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.errors import InputError, ModelLoadError, OfflineError
+from workbench.errors import InputError, ModelLoadError, OfflineError, SettingError
 from workbench.io import sha256_file, special_kind
 from workbench.models.converted import check_loading_info as _strict
 from workbench.models.registry import ALIASES, EMBEDDED_PREFIX
@@ -66,19 +66,20 @@ def torch_dtype(name: str) -> torch.dtype:
 
 
 def check_device(device: str) -> str:
-    """``device`` when torch can use it here; else an InputError saying why (unknown, or not available)."""
+    """``device`` when torch can use it here; else a SettingError saying why (unknown, or not available)."""
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"--device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps')") from None
+        raise SettingError(f"device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps')",
+                           "device") from None
     available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
                  "mps": lambda: torch.backends.mps.is_available()}.get(parsed.type)
     if available is None or not available():
-        raise InputError(f"--device {device!r} is not available on this machine"
-                         f"{'' if available is None else ' (torch finds no ' + parsed.type + ' device)'}; "
-                         "use --device cpu")
+        raise SettingError(f"device {device!r} is not available on this machine"
+                           f"{'' if available is None else ' (torch finds no ' + parsed.type + ' device)'}; "
+                           "use 'cpu'", "device")
     if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise InputError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise SettingError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)", "device")
     return device
 
 

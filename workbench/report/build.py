@@ -88,7 +88,7 @@ def write_report(run_dir, out=None, ratings=None, sections=None) -> Path:
     run_dir = Path(run_dir)
     own = run_dir / REPORT_FILE
     out = own if out is None else Path(out)
-    check_output_file(out, "--out", allowed=own)  # never over a run's own files
+    check_output_file(out, "out", allowed=own)  # never over a run's own files
     with run_lock(run_dir) if same_path(out, own) else contextlib.nullcontext():
         data = load_run(run_dir, ratings)
         return atomic_write_text(out, build_report(data, sections))

@@ -1,0 +1,57 @@
+"""Library errors name settings fields; the CLI says its options instead."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from workbench.cli.options import option_message
+from workbench.collect.config import CollectConfig
+from workbench.errors import InputError, SettingError
+from workbench.steer.settings import SteerSettings
+from workbench.values import check_int, is_int, parse_number_list
+
+
+def test_the_integer_check():
+    assert [is_int(v) for v in (3, -1, True, 2.0, "3", None)] == [True, True, False, False, False, False]
+    assert check_int(5, "samples", 1) == 5
+    with pytest.raises(SettingError, match=r"^samples must be an integer, got True$"):
+        check_int(True, "samples")
+    with pytest.raises(SettingError, match=r"^samples must be >= 1, got 0$") as err:
+        check_int(0, "samples", 1)
+    assert err.value.fields == ("samples",) and isinstance(err.value, InputError)
+
+
+def test_number_lists():
+    assert parse_number_list(" -0.4, 0,0.2 ", "alphas") == [-0.4, 0.0, 0.2]
+    with pytest.raises(SettingError, match=r"^alphas: 'x' is not a number \(in '1,x'\)$"):
+        parse_number_list("1,x", "alphas")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SteerSettings(layer=1, samples=0), "samples must be >= 1, got 0"),
+    (lambda: SteerSettings(layer=1, alphas="0.1,y"), "alphas: 'y' is not a number (in '0.1,y')"),
+    (lambda: SteerSettings(layer=1, readback_layer=1.5), "readback_layer must be an integer, got 1.5"),
+    (lambda: CollectConfig(max_length=8, token_offset=8),
+     "max_length (8) must exceed token_offset (8): no token would be pooled"),
+    (lambda: CollectConfig(read_as="user"), "read_as must be 'raw' or 'assistant', got 'user'"),
+])
+def test_library_errors_name_fields(make, message):
+    with pytest.raises(SettingError) as err:
+        make()
+    assert str(err.value) == message and "--" not in str(err.value)
+
+
+def test_the_cli_says_its_options():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-length", type=int)
+    parser.add_argument("--token-offset", type=int)
+    parser.add_argument("--layers")
+    exc = SettingError("max_length (8) must exceed token_offset (8): no token_offset_x", "max_length", "token_offset")
+    assert option_message(exc, parser) == "--max-length (8) must exceed --token-offset (8): no token_offset_x"
+    # a field the command has no option for stays as it is; only the first mention (the subject) changes
+    assert option_message(SettingError("seed must be >= 0", "seed"), parser) == "seed must be >= 0"
+    layers = SettingError("layers ',' names no layer: give 'all' or block indices (layers)", "layers")
+    assert option_message(layers, parser) == "--layers ',' names no layer: give 'all' or block indices (layers)"
+    assert option_message(InputError("layers are odd"), parser) == "layers are odd"

@@ -1,0 +1,39 @@
+"""Values a user gives: the one integer check and the number-list parser of the settings dataclasses.
+
+Errors are :class:`~workbench.errors.SettingError`\\ s naming the settings field; the CLI says its
+option instead (``--max-new-tokens`` for ``max_new_tokens``).
+"""
+
+from __future__ import annotations
+
+from workbench.errors import SettingError
+
+__all__ = ["is_int", "check_int", "parse_number_list"]
+
+
+def is_int(value) -> bool:
+    """Whether ``value`` is an integer (``bool`` is not, though Python counts it as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(value, name: str, low: int | None = None) -> int:
+    """``value`` when it is an integer (not a bool) of at least ``low``; else a SettingError naming ``name``."""
+    if not is_int(value):
+        raise SettingError(f"{name} must be an integer, got {value!r}", name)
+    if low is not None and value < low:
+        raise SettingError(f"{name} must be >= {low}, got {value}", name)
+    return value
+
+
+def parse_number_list(text: str, name: str) -> list[float]:
+    """Parse ``"-0.4,0,0.2"``; a part that is not a number is a SettingError naming ``name``."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise SettingError(f"{name}: {part!r} is not a number (in {text!r})", name) from None
+    if not out:
+        raise SettingError(f"{name}: no values in {text!r}", name)
+    return out
