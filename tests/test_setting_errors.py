@@ -55,3 +55,15 @@ def test_the_cli_says_its_options():
     layers = SettingError("layers ',' names no layer: give 'all' or block indices (layers)", "layers")
     assert option_message(layers, parser) == "--layers ',' names no layer: give 'all' or block indices (layers)"
     assert option_message(InputError("layers are odd"), parser) == "layers are odd"
+
+
+def test_the_number_formatter():
+    from workbench.figures.theme import fmt
+    from workbench.report.tables import num
+    from workbench.values import format_interval, format_number
+
+    assert [format_number(x) for x in (0.125, None, float("nan"), 3, True)] == ["0.12", "n/a", "n/a", "3.00", "True"]
+    assert format_number(-0.5, "+.1f") == "-0.5" and fmt(None) == fmt(float("nan")) == "–" and fmt(0.456) == "0.46"
+    assert num(0.00123, 2, "g") == "0.0012" and num(None) == "n/a"
+    assert format_interval({"rho": 0.3, "ci_low": None, "ci_high": 0.51}) == "+0.30 [n/a, +0.51]"
+    assert format_interval(None) == "n/a" and format_interval({}, missing="") == ""

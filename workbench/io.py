@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
+           "json_bytes", "read_json", "read_text", "iter_jsonl", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
 
 
 def _file_mode() -> int:
@@ -232,6 +232,28 @@ def jsonl_lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+def read_text(path: str | Path, label: str | None = None, error: type[Exception] | None = None,
+              remake: str = "") -> str:
+    """The UTF-8 text of the regular file ``path``; else ``error`` (default InputError) naming ``label``
+    (default the path) and what is wrong: not a regular file, not UTF-8, unreadable. ``remake``: what
+    makes the file again, added to the message."""
+    from workbench.errors import InputError
+
+    error = error or InputError
+    path = Path(path)
+    label = label or str(path)
+    hint = f"; {remake}" if remake else ""
+    problem = file_problem(path)
+    if problem:
+        raise error(f"{label} {problem}{hint}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start}){hint}") from None
+    except OSError as exc:
+        raise error(f"{label}: cannot be read ({exc.strerror or exc}){hint}") from None
+
+
 def iter_jsonl(path: str | Path, label: str | None = None):
     """Yield ``(line_number, row, where)`` for each non-blank line of a JSONL file.
 
@@ -240,17 +262,8 @@ def iter_jsonl(path: str | Path, label: str | None = None):
     """
     from workbench.errors import InputError
 
-    path = Path(path)
     label = label or str(path)
-    problem = file_problem(path)
-    if problem:
-        raise InputError(f"{label}: {problem}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    text = read_text(path, label)
     for line, raw in enumerate(jsonl_lines(text), start=1):
         if not raw.strip():
             continue

@@ -1,4 +1,5 @@
-"""Values a user gives: the one integer check and the number-list parser of the settings dataclasses.
+"""Values a user gives and is shown: the one integer check, the number-list parser of the settings
+dataclasses, and the one number formatter (a missing number, None or NaN, is said, never a 0).
 
 Errors are :class:`~workbench.errors.SettingError`\\ s naming the settings field; the CLI says its
 option instead (``--max-new-tokens`` for ``max_new_tokens``).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from workbench.errors import SettingError
 
-__all__ = ["is_int", "check_int", "parse_number_list"]
+__all__ = ["is_int", "check_int", "parse_number_list", "format_number", "format_interval"]
 
 
 def is_int(value) -> bool:
@@ -37,3 +38,20 @@ def parse_number_list(text: str, name: str) -> list[float]:
     if not out:
         raise SettingError(f"{name}: no values in {text!r}", name)
     return out
+
+
+def format_number(x, spec: str = ".2f", missing: str = "n/a") -> str:
+    """``x`` formatted with ``spec``; ``missing`` for None or NaN; a bool as ``True``/``False``."""
+    if x is None or isinstance(x, bool):
+        return missing if x is None else str(x)
+    x = float(x)
+    return missing if x != x else format(x, spec)
+
+
+def format_interval(stat, spec: str = "+.2f", missing: str = "n/a") -> str:
+    """``"rho [ci_low, ci_high]"`` of a statistic's dict (keys ``rho``, ``ci_low``, ``ci_high``; a missing one
+    shown as ``missing``); ``missing`` alone when there is no statistic."""
+    if not stat:
+        return missing
+    return (f"{format_number(stat.get('rho'), spec, missing)} [{format_number(stat.get('ci_low'), spec, missing)}, "
+            f"{format_number(stat.get('ci_high'), spec, missing)}]")

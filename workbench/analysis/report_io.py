@@ -110,16 +110,9 @@ def _parse(name: str, text: str, path: Path, line: int):
 
 
 def _text(path: Path) -> str:
-    from workbench.io import file_problem
+    from workbench.io import read_text
 
-    problem = file_problem(path)
-    if problem:
-        raise RunFolderError(f"{path} {problem}: run `workbench analyze {path.parent}` first")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(f"{path}: not UTF-8 text (at byte {exc.start}): run `workbench analyze "
-                             f"{path.parent}` again") from None
+    return read_text(path, error=RunFolderError, remake=f"run `workbench analyze {path.parent}` (again)")
 
 
 def read_layers_csv(path: Path, columns) -> list[dict]:

@@ -155,14 +155,9 @@ class GenerationResult:
 def load_topics(path: str | Path | None = None) -> tuple[str, ...]:
     """One premise per line (blank lines and ``#`` comments skipped); default ``data/topics.txt``."""
     path = Path(path) if path is not None else DEFAULT_TOPICS
-    from workbench.io import file_problem
+    from workbench.io import read_text
 
-    if file_problem(path):
-        raise InputError(f"topics file {path} {file_problem(path)}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"topics file {path} cannot be read ({exc})") from None
+    text = read_text(path, f"topics file {path}")
     seen: dict[str, int] = {}
     for line, raw in enumerate(text.splitlines(), start=1):
         t = raw.strip()

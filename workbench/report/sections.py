@@ -18,6 +18,7 @@ from workbench.report.tables import (
     manifest_html,
 )
 from workbench.report.watch_sections import battery_section, lens_section
+from workbench.values import format_interval
 
 __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_section", "cka_section",
            "cosine_section", "token_section", "monitor_section", "steering_section", "layers_section", "manifest_section"]
@@ -136,9 +137,7 @@ def monitor_section(data) -> Section:
 
 
 def _rho(stat) -> str:
-    if not stat or stat.get("rho") is None:
-        return "n/a"
-    return f"{stat['rho']:+.2f} [{stat['ci_low']:+.2f}, {stat['ci_high']:+.2f}]"
+    return format_interval(stat)
 
 
 def _empties(summary) -> str:
