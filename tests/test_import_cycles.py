@@ -135,3 +135,21 @@ def test_the_library_never_imports_the_cli():
     outside = {m: sorted((top[m] | late[m]) & cli) for m in MODULES
                if m not in cli and m != "workbench.__main__"}  # the entry point runs the CLI
     assert {m: found for m, found in outside.items() if found} == {}
+
+
+def test_the_lazy_tables_match_what_type_checkers_see():
+    """A lazy package's ``_EXPORTS`` (name -> module) and its ``if TYPE_CHECKING:`` imports name the same
+    things, so mypy checks the names the package resolves at run time."""
+    checked = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        table = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                      and getattr(n.targets[0], "id", None) == "_EXPORTS"), None)
+        if table is None or "lazy_package" not in path.read_text(encoding="utf-8"):
+            continue
+        seen = {(alias.name, node.module) for block in tree.body if isinstance(block, ast.If)
+                and _is_type_checking(block) for node in block.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+        assert seen == set(table.items()), module
+        checked.append(module)
+    assert {"workbench.analysis", "workbench.figures", "workbench.report", "workbench.steer"} <= set(checked)

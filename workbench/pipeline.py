@@ -16,8 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import InputError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.corpus import Corpus
+    from workbench.data.ratings import Ratings
+    from workbench.models.adapter import ModelAdapter
+    from workbench.report.tokens import TokenView
 
 __all__ = ["run", "RunResult", "split_settings", "select_corpus", "STAGES"]
 
@@ -46,15 +56,15 @@ class RunResult:
     the ``model`` and ``corpus`` it ran on, the ``ratings``, and with ``out`` the run folder
     (``out``, ``report_path``, ``token_view``)."""
 
-    model: object
-    corpus: object
-    activations: object
-    vectors: object
-    report: object
-    ratings: object
+    model: ModelAdapter
+    corpus: Corpus
+    activations: StoryActivations
+    vectors: EmotionVectors
+    report: GeometryReport
+    ratings: Ratings
     out: Path | None = None
     report_path: Path | None = None
-    token_view: object | None = None
+    token_view: TokenView | None = None
 
     @cached_property
     def figures(self) -> dict:

@@ -87,7 +87,7 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
     n, L = len(vec.emotions), len(vec.layers)
     rngs = rng_streams(seed)
     notes = []
-    setups = [(False, to_numpy(vec.contrast), None)]
+    setups: list[tuple[bool, np.ndarray, np.ndarray | None]] = [(False, to_numpy(vec.contrast), None)]
     if vec.has_projection:
         setups.append((True, to_numpy(vec.projected), to_numpy(vec.neutral_basis)))
     else:

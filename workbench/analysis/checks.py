@@ -17,7 +17,7 @@ def check_finite(means: torch.Tensor, meta, layers, what: str) -> None:
     if not bad.any():
         return
     text_idx, layer_idx = torch.nonzero(bad.any(dim=2), as_tuple=True)
-    where = {}
+    where: dict[tuple[int, str], list[int]] = {}
     for t, j in zip(text_idx.tolist(), layer_idx.tolist()):
         m = meta[t] if t < len(meta) else {}
         key = (layers[j], m.get("emotion") or m.get("kind") or "?")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -11,12 +12,17 @@ import torch
 from workbench.analysis.checks import MIN_EMOTIONS, check_finite, check_finite_vectors, group_stories
 from workbench.errors import InputError
 
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.ratings import Ratings
+
 __all__ = ["Prepared", "prepare"]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    vectors: object  # EmotionVectors over the analysed emotions
+    vectors: EmotionVectors  # over the analysed emotions
     valence: np.ndarray
     arousal: np.ndarray
     excluded: tuple[str, ...]
@@ -24,7 +30,8 @@ class Prepared:
     counts: np.ndarray | None  # stories per emotion
 
 
-def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False) -> Prepared:
+def prepare(vectors: EmotionVectors, ratings: Ratings, story_acts: StoryActivations | None = None,
+            exclude_estimated: bool = False) -> Prepared:
     unrated = [e for e in vectors.emotions if e not in ratings.emotions]
     if unrated:
         raise InputError(f"vectors and ratings do not match: {len(unrated)} emotion(s) of the vectors have no "

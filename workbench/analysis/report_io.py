@@ -124,7 +124,7 @@ def read_layers_csv(path: Path, columns) -> list[dict]:
     for i, row in enumerate(reader, start=2):
         if None in row or None in row.values():
             raise RunFolderError(f"{path}, line {i}: {len(row) - (None in row)} cells where the header has "
-                                 f"{len(reader.fieldnames)}: the file is damaged; run `workbench analyze "
+                                 f"{len(reader.fieldnames or ())}: the file is damaged; run `workbench analyze "
                                  f"{path.parent}` again")
         rows.append({c: _parse(c, row[c], path, i) for c in columns})
     return rows

@@ -120,7 +120,8 @@ def load_battery(path: str | Path | None = None) -> Battery:
     if not path.is_file():
         raise InputError(f"battery file {path} does not exist")
     known = set(known_emotions())
-    ladders, scenarios, names = [], [], {}
+    ladders, scenarios = [], []
+    names: dict[str, int] = {}
     for line, row, where in iter_jsonl(path, f"battery file {path}"):
         if not isinstance(row, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")

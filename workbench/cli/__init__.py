@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         from workbench.cli.options import option_message
 
-        command_parser = parser._subparsers._group_actions[0].choices[args.command]
-        print(f"workbench {args.command}: error: {option_message(exc, command_parser)}", file=sys.stderr)
+        print(f"workbench {args.command}: error: {option_message(exc, parser, args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"workbench {args.command}: interrupted", file=sys.stderr)

@@ -61,9 +61,14 @@ def dataclass_from_args(cls, args: argparse.Namespace, **overrides):
     return cls(**values)
 
 
-def option_message(exc: Exception, parser: argparse.ArgumentParser) -> str:
+def option_message(exc: Exception, parser: argparse.ArgumentParser, command: str | None = None) -> str:
     """``exc``'s message with the settings fields a :class:`SettingError` names said as ``parser``'s
-    options (``max_length`` -> ``--max-length``); other messages as they are."""
+    options (``max_length`` -> ``--max-length``; with ``command``, the options of that sub-command);
+    other messages as they are."""
+    if command is not None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser = action.choices[command]
     message = str(exc)
     for name in getattr(exc, "fields", ()):
         flags = [a.option_strings for a in parser._actions if a.dest == name and a.option_strings]

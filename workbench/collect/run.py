@@ -254,8 +254,9 @@ def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset
         from workbench.collect.shards import save_shard
 
         info["shard"] = list(shard)
-        shard_acts = save_shard(out, acts, shard, batches, short)
-        shutil.rmtree(out / _PARTIAL, ignore_errors=True)
+        shard_acts = save_shard(out, acts, shard, batches, short)  # refuses out=None
+        if out is not None:
+            shutil.rmtree(out / _PARTIAL, ignore_errors=True)
         return shard_acts
     if short:
         acts = acts.select([i for i in range(n) if i not in set(short)])

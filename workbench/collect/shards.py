@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
@@ -21,6 +22,9 @@ from safetensors.torch import load_file
 
 from workbench.errors import InputError, RunFolderError, SettingError
 from workbench.io import atomic_write_json, read_json, safetensors_writer, staged_writes
+
+if TYPE_CHECKING:
+    from workbench.collect.activations import StoryActivations
 
 __all__ = ["parse_shard", "save_shard", "merge_shards", "SHARD_FILE"]
 
@@ -47,7 +51,8 @@ def _batches_sha256(batches) -> str:
     return hashlib.sha256(json.dumps([list(b) for b in batches]).encode()).hexdigest()
 
 
-def save_shard(out: Path | None, acts, shard: tuple[int, int], batches, skipped) -> object:
+def save_shard(out: Path | None, acts: StoryActivations, shard: tuple[int, int], batches,
+               skipped) -> StoryActivations:
     """Write shard ``shard`` of a collect whose full (zero outside the shard) result is ``acts``."""
     if out is None:
         raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
@@ -57,6 +62,8 @@ def save_shard(out: Path | None, acts, shard: tuple[int, int], batches, skipped)
     p = acts.params
     plan = {"model": acts.spec, "layers": list(acts.layers), "batches_sha256": _batches_sha256(batches),
             **{k: p[k] for k in PLAN_FIELDS if k in p}}
+    if acts.token_norms is None:
+        raise InputError("a sharded collect records per-token norms: this result has none")
     out = Path(out)
     with staged_writes() as stage:
         stage(out / TENSORS, safetensors_writer({"rows": index, "means": acts.means[index].contiguous(),
@@ -123,16 +130,15 @@ def merge_shards(folders, out: str | Path):
     _check_same_plan(records, folders)
     n = _check_cover(records, folders)
     first, batches = records[0], records[0]["batches"]
-    means, n_tokens = None, None
+    shape = loaded[0][1]["means"].shape  # [texts in the shard, layers, d_model]
+    means = torch.zeros((len(first["meta"]), *shape[1:]), dtype=torch.float32)
+    n_tokens = torch.zeros(len(first["meta"]), dtype=torch.int64)
+    token_norms = torch.zeros((len(first["meta"]), shape[1]), dtype=torch.float32)
     for (record, tensors), folder in zip(loaded, folders):
         i = record["shard"][0]
         expected = sorted(r for b, batch in enumerate(batches) if b % n == i for r in batch)
         if tensors["rows"].tolist() != expected:
             raise RunFolderError(f"{folder}: its texts are not those of batches {i}, {i} + {n}, ... of the plan")
-        if means is None:
-            means = torch.zeros((len(first["meta"]), *tensors["means"].shape[1:]), dtype=torch.float32)
-            n_tokens = torch.zeros(len(first["meta"]), dtype=torch.int64)
-            token_norms = torch.zeros((len(first["meta"]), tensors["means"].shape[1]), dtype=torch.float32)
         if "token_norms" not in tensors:
             raise RunFolderError(f"{folder}/{TENSORS}: no token_norms (a shard written before per-token norms were "
                                  "recorded): collect the shard again")

@@ -210,7 +210,7 @@ class _Generator:
         for i, x in enumerate(ids):
             input_ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
             mask[i, width - len(x):] = 1
-        kw = {"do_sample": False}
+        kw: dict[str, bool | float] = {"do_sample": False}
         if self.cfg.temperature > 0:
             kw = {"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
         torch.manual_seed(seed)

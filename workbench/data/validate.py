@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from workbench.data.corpus import Corpus
+from workbench.data.corpus import Corpus, Story
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError, RunFolderError
 
@@ -177,9 +177,10 @@ def drop_flagged(corpus: Corpus, report: ValidationReport, kinds=STORY_KINDS) ->
     if report.corpus_sha256 != corpus.sha256:
         raise InputError(f"drop_flagged: the report is for corpus {report.corpus_name} "
                          f"(sha256 {report.corpus_sha256[:12]}), not {corpus.name} ({corpus.sha256[:12]})")
-    index = {(s.source, s.line, s.number): s for s in corpus.stories}
+    index: dict[tuple[str, int | None, int | None], Story] = {(s.source, s.line, s.number): s for s in corpus.stories}
     by_emotion = corpus.by_emotion()
-    gone, reasons = [], []
+    gone: list[Story] = []
+    reasons = []
     for p in report.problems:
         if p.kind not in kinds:
             continue

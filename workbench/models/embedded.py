@@ -66,7 +66,7 @@ def _gemma_gguf() -> tuple[Path, bool]:
     return pkg.assemble(cache_dir() / pkg.MODEL_NAME), True
 
 
-def _distribution_file(dist: str, suffix: str) -> Path:
+def _distribution_file(dist: str, suffix: str) -> tuple[Path, bool]:
     """A data file of an installed distribution, located without importing it."""
     from importlib.metadata import PackageNotFoundError, distribution
 
@@ -78,7 +78,7 @@ def _distribution_file(dist: str, suffix: str) -> Path:
     files = [f for f in (found.files or []) if str(f).endswith(suffix)]
     if len(files) != 1:
         raise ModelLoadError(f"package {dist!r} holds {len(files)} {suffix} files, expected one")
-    path = Path(found.locate_file(files[0]))
+    path = Path(str(found.locate_file(files[0])))
     if not path.is_file():
         raise ModelLoadError(f"{path} (of package {dist!r}) is missing: reinstall it")
     return path, False

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import RunFolderError
 from workbench.io import read_json
 from workbench.report.check import REQUIRED_FILES, check_run_folder
+
+if TYPE_CHECKING:
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.data.ratings import Ratings
+    from workbench.monitor.result import MonitorResult
+    from workbench.report.tokens import TokenView
+    from workbench.steer.results import SteeringResult
 
 __all__ = ["RunData", "load_run", "check_run_folder", "run_label", "load_run_model", "REQUIRED_FILES",
            "STEERING_FILES"]
@@ -31,12 +40,12 @@ class RunData:
 
     run_dir: Path
     manifest: dict
-    report: object  # GeometryReport
-    vectors: object  # EmotionVectors
-    ratings: object  # Ratings
-    token_view: object | None = None  # TokenView
-    steering: object | None = None  # a workbench.steer.SteeringResult, when the folder has one
-    monitor: object | None = None  # a workbench.monitor.MonitorResult (monitor.json), when the folder has one
+    report: GeometryReport
+    vectors: EmotionVectors
+    ratings: Ratings
+    token_view: TokenView | None = None
+    steering: SteeringResult | None = None  # when the folder has one
+    monitor: MonitorResult | None = None  # monitor.json, when the folder has one
     stale: dict = field(default_factory=dict)  # "tokens"/"steering" -> why the folder's one is not shown
 
     @property

@@ -107,7 +107,7 @@ def _pieces(tokenizer, text: str, ids: list[int], offsets) -> list[str]:
 
 def _block_output(model, ids: list[int], layer: int) -> torch.Tensor:
     """``resid_post`` of block ``layer`` for one unpadded sequence: float64 ``[seq, d_model]``."""
-    held = {}
+    held: dict[str, torch.Tensor] = {}
     model.run_blocks(torch.tensor([ids], device=model.device), torch.ones(1, len(ids), dtype=torch.long,
                                                                           device=model.device),
                      lambda _layer, h: held.__setitem__("h", h[0].detach().double().cpu()), layers=[layer])
@@ -234,9 +234,9 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
         chosen = example_texts(run_dir, report.emotions, ratings or load_ratings(), neutral_texts)
     else:
         chosen = [(f"text {i + 1}", t, {"kind": "given"}) for i, t in enumerate(texts)]
-    made = token_projections(model, [t for _, t, _ in chosen], off.directions[j], layer, centre, max_tokens,
-                             labels=[label for label, _, _ in chosen])
-    made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(made, chosen))
+    projected = token_projections(model, [t for _, t, _ in chosen], off.directions[j], layer, centre, max_tokens,
+                                  labels=[label for label, _, _ in chosen])
+    made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(projected, chosen))
     info = {"model": model.name, "direction": "valence_directions.safetensors 'directions' (ridge axis, contrast "
             "vectors, neutral projection off)", "centre": "mean of the analysed emotions' raw vectors at the layer",
             "max_tokens": max_tokens, "made_from": stamp(manifest, TOKEN_VIEW_STAGES)}

@@ -93,7 +93,7 @@ def battery_section(data):
                                      "binomial p vs chance"],
                                     rates, "layers"))
     scen = [x for x in result.rows if x["kind"] == "scenario"]
-    by = {}
+    by: dict[tuple[str, str], dict[str, dict]] = {}
     for x in scen:
         by.setdefault((x["name"], x["target"]), {})[x["reading"]] = x
     rows = [[name, target, v["user_last"]["target_rank"], v["user_last"]["top_emotions"], v["opening"]["target_rank"],

@@ -69,7 +69,7 @@ class SteeringResult:
     @property
     def directions(self) -> tuple[tuple[str, str], ...]:
         """``(name, kind)`` of each direction, in table order."""
-        seen = {}
+        seen: dict[str, str] = {}
         for r in self.rows:
             seen.setdefault(r["direction"], r["kind"])
         return tuple(seen.items())
