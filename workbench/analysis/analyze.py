@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -35,6 +36,11 @@ from workbench.analysis.threads import single_threaded
 from workbench.analysis.valence import kfold_indices, ridge_valence
 from workbench.analysis.vectors import to_numpy
 
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.ratings import Ratings
+
 __all__ = ["analyze", "rng_streams", "pc_stats"]
 
 STREAMS = ("bootstrap", "permutation", "split", "cv", "cka", "eig")
@@ -46,7 +52,7 @@ def rng_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def analyze(vectors, ratings, story_acts=None, *, bootstrap: int = 1000, permutations: int = 1000, seed: int = 0,
+def analyze(vectors: EmotionVectors, ratings: Ratings, story_acts: StoryActivations | None = None, *, bootstrap: int = 1000, permutations: int = 1000, seed: int = 0,
             exclude_estimated: bool = False, n_pcs: int = 5, cv_folds: int = 5, cka_shuffles: int = 200,
             ci: float = 0.95, bootstrap_scheme: str = "emotions", splits: int = 50, peak_depth: float | None = None,
             baselines: dict | None = None, progress: bool = True, workers: int | None = None) -> GeometryReport:

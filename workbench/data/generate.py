@@ -16,13 +16,18 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.data.forms import names_emotion
 from workbench.data.story_file import append_row, check_out_file, read_done
 from workbench.errors import InputError
 from workbench.resources import data_path
+
+if TYPE_CHECKING:
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["GenerationConfig", "GenerationResult", "generate_stories", "split_stories", "story_prompt",
            "load_topics", "check_out_file", "DEFAULT_TOPICS"]
@@ -264,7 +269,7 @@ def _chunks(items: list, size: int):
         yield items[i: i + size]
 
 
-def generate_stories(model, emotions, topics, stories_per_topic: int, out_path: str | Path, seed: int = 0,
+def generate_stories(model: ModelAdapter, emotions: Sequence[str], topics: Sequence[str], stories_per_topic: int, out_path: str | Path, seed: int = 0,
                      config: GenerationConfig | None = None, model_name: str | None = None) -> GenerationResult:
     """Write ``stories_per_topic`` stories for every (emotion, topic) to ``out_path`` (JSONL, appended).
 

@@ -10,8 +10,10 @@ emotion story" and the sign follows valence. The leading BOS token is not shown.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +21,10 @@ import torch
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
 from workbench.runfolder import damaged, run_lock, stamp
+
+if TYPE_CHECKING:
+    from workbench.data.ratings import Ratings
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "story_text",
            "TOKEN_VIEW_FILE"]
@@ -114,8 +120,8 @@ def _block_output(model, ids: list[int], layer: int) -> torch.Tensor:
     return held["h"]
 
 
-def token_projections(model, texts, direction, layer: int, centre=None, max_tokens: int = 192,
-                      labels=None) -> list[TokenText]:
+def token_projections(model: ModelAdapter, texts: Sequence[str], direction, layer: int, centre=None,
+                      max_tokens: int = 192, labels: Sequence[str] | None = None) -> list[TokenText]:
     """Project every token of each of ``texts`` on ``direction`` at block ``layer`` of ``model``.
 
     ``direction``: ``[d_model]`` (normalised here); ``centre``: ``[d_model]`` subtracted first
@@ -198,8 +204,9 @@ def example_texts(run_dir, emotions, ratings, neutral_texts=None) -> list[tuple[
     return out
 
 
-def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutral_texts=None,
-                    max_tokens: int = 192, ratings=None) -> TokenView:
+def make_token_view(model: ModelAdapter, run_dir: str | Path, texts: Sequence[str] | None = None,
+                    layer: int | None = None, neutral_texts: Sequence[str] | None = None,
+                    max_tokens: int = 192, ratings: Ratings | None = None) -> TokenView:
     """The token view of an analysed run folder with its ``model`` (already loaded).
 
     ``layer``: default the peak PC1-valence layer; ``texts``: default :func:`example_texts`
