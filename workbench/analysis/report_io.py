@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from safetensors.torch import save as save_bytes
 from workbench.errors import RunFolderError
 from workbench.io import atomic_write_bytes
 from workbench.runfolder import damaged
+from workbench.runfolder.manifest import json_safe
+from workbench.runfolder.manifest import write_json as write_run_json
 
 __all__ = ["scalar", "listify", "write_layers_csv", "write_matrix_csv", "write_tensors", "write_json",
            "read_layers_csv", "read_matrix_csv", "matrix_from_json"]
@@ -33,18 +34,7 @@ def scalar(x):
     return float(x)
 
 
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.generic,)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+_clean = json_safe  # the run folder's NaN-safe JSON values (workbench.runfolder.manifest)
 
 
 def listify(a) -> list:
@@ -93,7 +83,8 @@ def write_tensors(path: Path, arrays: dict) -> str:
 
 
 def write_json(path: Path, obj) -> str:
-    return _write(path, (json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n").encode("utf-8"))
+    """:func:`workbench.runfolder.write_json`: NaN-safe indented JSON, written atomically; its sha256."""
+    return write_run_json(path, obj)
 
 
 def _parse(name: str, text: str, path: Path, line: int):

@@ -9,7 +9,7 @@
   names its holder) held for the whole command; a second writer is refused with the holder's pid
   and command. Re-entrant within one process, so library saves inside a locked command do not
   refuse their own command.
-- :func:`stamp`, :func:`damaged`, :func:`check_digests` (from :mod:`workbench.integrity`): what a
+- :func:`stamp`, :func:`damaged`, :func:`check_digests` (from :mod:`workbench.runfolder.integrity`): what a
   dependent result was made from, and the checks that a folder's files are the ones it recorded.
 """
 
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from workbench.errors import RunFolderError, SettingError
-from workbench.integrity import check_digests, damaged, stale_reason, stamp
 from workbench.io import special_kind as _special
+from workbench.runfolder.integrity import check_digests, damaged, stale_reason, stamp
 
 __all__ = ["MARKER_FILE", "LOCK_FILE", "COLLECT_FILES", "RUN_FILES", "folder_kind", "claim_output_dir",
            "check_output_file", "check_not_input", "writing_into", "mark_run_folder", "run_lock", "set_command", "stamp", "stale_reason",
