@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "json_bytes", "read_json", "read_text", "iter_jsonl", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
+           "json_bytes", "read_json", "read_text", "iter_jsonl", "iter_json_objects", "text_field", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
 
 
 def _file_mode() -> int:
@@ -252,6 +252,26 @@ def read_text(path: str | Path, label: str | None = None, error: type[Exception]
         raise error(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start}){hint}") from None
     except OSError as exc:
         raise error(f"{label}: cannot be read ({exc.strerror or exc}){hint}") from None
+
+
+def iter_json_objects(path: str | Path, label: str | None = None):
+    """:func:`iter_jsonl` for a file whose every row must be a JSON object (else an InputError naming the line)."""
+    from workbench.errors import InputError
+
+    for line, row, where in iter_jsonl(path, label):
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield line, row, where
+
+
+def text_field(row: dict, key: str, where: str, what: str = "") -> str:
+    """``row[key]`` when it is a non-empty string; else an InputError naming ``where`` (and ``what`` it is for)."""
+    from workbench.errors import InputError
+
+    value = row.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: missing or empty {key!r} ({what or f'keys: {sorted(row)}'})")
+    return value
 
 
 def iter_jsonl(path: str | Path, label: str | None = None):
