@@ -67,3 +67,21 @@ def test_the_number_formatter():
     assert num(0.00123, 2, "g") == "0.0012" and num(None) == "n/a"
     assert format_interval({"rho": 0.3, "ci_low": None, "ci_high": 0.51}) == "+0.30 [n/a, +0.51]"
     assert format_interval(None) == "n/a" and format_interval({}, missing="") == ""
+
+
+def test_analyze_takes_its_settings_object_plus_overrides(monkeypatch):
+    """The defaults live in AnalysisSettings only; analyze's keyword settings replace its fields."""
+    import importlib
+
+    from workbench.analysis.settings import AnalysisSettings
+
+    an = importlib.import_module("workbench.analysis.analyze")  # the module (the package attribute is the function)
+
+    seen = []
+    monkeypatch.setattr(an, "_analyze", lambda v, r, s, settings, *rest: seen.append(settings))
+    an.analyze(None, None)
+    an.analyze(None, None, settings=AnalysisSettings(bootstrap=50, seed=4), seed=7, peak_depth=0.5)
+    assert seen[0] == AnalysisSettings()
+    assert seen[1] == AnalysisSettings(bootstrap=50, seed=7, peak_depth=0.5)
+    with pytest.raises(InputError, match="analysis setting bootstrap must be an integer >= 10, got 3"):
+        an.analyze(None, None, bootstrap=3)

@@ -165,7 +165,7 @@ def run(model: ModelAdapter | str, corpus: Corpus | str = "bundled", neutral: st
     stage(1, f"{len(acts)} texts, {len(acts.layers)} layers, {analysis.bootstrap} bootstrap resamples")
     vectors = emotion_vectors(stories, neutral_acts, neutral_variance)
     report = analyze(vectors, ratings, stories, progress=progress,
-                     baselines=story_baselines(chosen, stories, vectors.emotions), **analysis.to_dict())
+                     baselines=story_baselines(chosen, stories, vectors.emotions), settings=analysis)
     if out is None:
         return RunResult(adapter, chosen, acts, vectors, report, ratings)
     from workbench.analysis.persist import save_vectors
