@@ -7,12 +7,14 @@ option instead (``--max-new-tokens`` for ``max_new_tokens``).
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from workbench.errors import SettingError
 
 __all__ = ["is_int", "check_int", "parse_number_list", "format_number", "format_interval"]
 
 
-def is_int(value) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an integer (``bool`` is not, though Python counts it as one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
