@@ -35,6 +35,7 @@ test-notebooks: install
 
 lint: install
 	$(PY) -m ruff check workbench tests benchmarks
+	$(PY) -m mypy  # workbench/, configured in pyproject.toml
 
 # On a CUDA machine: one table of parity, throughput, device_map="auto" and peak GPU memory; without CUDA: one line, exit 0.
 gpu-check: install

@@ -1,10 +1,11 @@
 """Second load of the embedded model in a new process: ``load_model("gemma-3-270m")`` with the cache warm.
 
-Runs ``--repeats`` new interpreters one after another (offline); each loads the model once and
-reports its phases (wall and CPU): importing torch, importing transformers with the Gemma 3
-modeling code, then ``load_model`` split into the tokenizer (``tokenizer.json``) and the rest
-(weights, adapter). Prints one JSON line per run, the medians, and the 1-minute load average
-before and after. ``--importtime`` adds one run under ``python -X importtime`` and prints the
+Runs ``--repeats`` new interpreters one after another (offline); each imports the workbench, loads
+the model once and reports its phases (wall and CPU): ``load_model`` split into importing torch and
+transformers (``workbench.models.stack``), the tokenizer and the rest (weights, adapter); what is
+left of the process's CPU is interpreter start and exit. Prints one JSON line per run, the medians,
+and the 1-minute load average before and after. ``--floor`` adds new interpreters that only import
+torch, or torch and transformers (with the collector on, and as ``load_model`` imports them). ``--importtime`` adds one run under ``python -X importtime`` and prints the
 share of import time by top-level package (self time), i.e. where the import phases go.
 """
 
@@ -27,39 +28,43 @@ def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
-marks = [("start", time.perf_counter(), cpu())]
-def mark(name):
-    marks.append((name, time.perf_counter(), cpu()))
+def timed(module, attr, into):
+    original = getattr(module, attr)
+    def wrapper(*args, **kwargs):
+        w, c = time.perf_counter(), cpu()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into["wall"], into["cpu"] = time.perf_counter() - w, cpu() - c
+    setattr(module, attr, wrapper)
 
-import torch
-mark("import torch")
-import transformers
-from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
-import transformers.models.gemma3.modeling_gemma3
-mark("import transformers + Gemma 3 modeling")
+w0, c0 = time.perf_counter(), cpu()
 import workbench as wb
 import workbench.models.embedded as embedded
-
-tokenizer_time = {}
-original = embedded.fast_tokenizer
-def timed_tokenizer(folder):
-    w, c = time.perf_counter(), cpu()
-    try:
-        return original(folder)
-    finally:
-        tokenizer_time["wall"], tokenizer_time["cpu"] = time.perf_counter() - w, cpu() - c
-embedded.fast_tokenizer = timed_tokenizer
+import workbench.models.stack as stack
+w1, c1 = time.perf_counter(), cpu()
+stack_time, tokenizer_time = {}, {}
+timed(stack, "import_model_stack", stack_time)
+timed(embedded, "fast_tokenizer", tokenizer_time)
 model = wb.load_model(sys.argv[1], backend=sys.argv[2])
-mark("load_model")
-out = {}
-for (_, w0, c0), (name, w1, c1) in zip(marks, marks[1:]):
-    out[name] = {"wall": w1 - w0, "cpu": c1 - c0}
-lm = out.pop("load_model")
-out["load_model: tokenizer"] = tokenizer_time
-out["load_model: weights, adapter"] = {"wall": lm["wall"] - tokenizer_time["wall"],
-                                       "cpu": lm["cpu"] - tokenizer_time["cpu"]}
+w2, c2 = time.perf_counter(), cpu()
+out = {"import workbench": {"wall": w1 - w0, "cpu": c1 - c0},
+       "load_model: import torch, transformers": stack_time,
+       "load_model: tokenizer": tokenizer_time,
+       "load_model: weights, adapter": {m: (w2 - w1 if m == "wall" else c2 - c1) - stack_time[m] - tokenizer_time[m]
+                                        for m in ("wall", "cpu")}}
 print(json.dumps({"phases": out, "backend": model.backend, "dtype": str(model.dtype)}))
 """
+
+# processes that import the stack and exit, for the floor that no workbench change can go below
+FLOOR = {
+    "python -c pass": "pass",
+    "import torch": "import torch",
+    "import torch, transformers (model loading), collector on": (
+        "import torch, transformers.modeling_utils, transformers.tokenization_utils_tokenizers"),
+    "the same, as load_model imports them (collector paused, frozen)": (
+        "from workbench.models.stack import import_model_stack; import_model_stack()"),
+}
 
 
 def one_run(model: str, backend: str) -> dict:
@@ -77,6 +82,15 @@ def one_run(model: str, backend: str) -> dict:
         "wall": result["total"]["wall"] - inside,
         "cpu": result["total"]["cpu"] - sum(p["cpu"] for p in result["phases"].values())}
     return result
+
+
+def floor_run(code: str) -> float:
+    """CPU seconds (user + sys) of a new interpreter running ``code``."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{code!r} failed")
+    return usage.ru_utime + usage.ru_stime
 
 
 def import_shares(top: int = 12) -> list[dict]:
@@ -103,6 +117,8 @@ def main() -> None:
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--backend", default="auto", help="load_model's backend (default: auto, as load_model)")
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time new interpreters that only import torch / torch and transformers")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     load = [os.getloadavg()[0]]
@@ -118,6 +134,10 @@ def main() -> None:
     print(json.dumps({"median_of": args.repeats, "model": args.model, "backend": runs[0]["backend"],
                       "total": {m: round(statistics.median(r["total"][m] for r in runs), 2) for m in ("wall", "cpu")},
                       "phases": median, "load_average_1min": load, "cpus": os.cpu_count()}))
+    if args.floor:
+        floor = {name: [floor_run(code) for _ in range(args.repeats)] for name, code in FLOOR.items()}
+        print(json.dumps({"floor_cpu_median": {k: round(statistics.median(v), 2) for k, v in floor.items()},
+                          "load_average_1min": os.getloadavg()[0]}))
     if args.importtime:
         print(json.dumps({"import_time_by_package": import_shares()}))
 

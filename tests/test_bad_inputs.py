@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tiny import tiny_tokenizer
+from tiny import bogus_gguf, tiny_tokenizer
 
 import workbench.errors as errors
 from workbench.cli import main
@@ -132,20 +132,6 @@ def unreadable(path: Path, monkeypatch) -> None:
             return real(self, *args, **kwargs)
 
         monkeypatch.setattr(Path, "read_text", read_text)
-
-
-def bogus_gguf(path: Path, arch: str = "bogusarch") -> None:
-    """A GGUF file of architecture ``arch`` holding one embedding tensor and no tokenizer."""
-    import gguf
-    import numpy as np
-
-    writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_block_count(1)
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def story_acts_with_nan():
@@ -585,13 +571,10 @@ def python_namespace() -> dict:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tiny import tiny_llama
+    from tiny import model_folder, tiny_llama
 
-    path = tmp_path_factory.mktemp("tiny-llama")
     tok = tiny_tokenizer()
-    tiny_llama(len(tok), n_layers=2).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return model_folder(tmp_path_factory.mktemp("tiny-llama"), tiny_llama(len(tok), n_layers=2), tok)
 
 
 def test_the_table_has_enough_distinct_rows():

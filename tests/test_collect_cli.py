@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny import tiny_model
+from tiny import model_folder, tiny_model
 
 from workbench.cli import main
 from workbench.collect import StoryActivations
@@ -15,10 +15,7 @@ STORY = "the old man and the child opened the door of the house at night with a 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny-llama")
-    tiny_model("llama", len(tokenizer)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return model_folder(tmp_path_factory.mktemp("tiny-llama"), tiny_model("llama", len(tokenizer)), tokenizer)
 
 
 def _corpus(path, rows):

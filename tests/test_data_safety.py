@@ -39,13 +39,10 @@ def fake_model(monkeypatch):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tiny import tiny_llama, tiny_tokenizer
+    from tiny import model_folder, tiny_llama, tiny_tokenizer
 
-    path = tmp_path_factory.mktemp("tiny-llama")
     tok = tiny_tokenizer()
-    tiny_llama(len(tok), n_layers=2).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return model_folder(tmp_path_factory.mktemp("tiny-llama"), tiny_llama(len(tok), n_layers=2), tok)
 
 
 GEN = ["--emotions", "calm", "--topics", "1", "--stories-per-topic", "1", "--tokens-per-story", "8",

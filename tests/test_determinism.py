@@ -27,18 +27,11 @@ from test_faults import (
     synthetic_run,
     write_inputs,
 )
-from tiny import tiny_llama, tiny_tokenizer
+from tiny import one_thread, tiny_llama, tiny_tokenizer  # noqa: F401 (one_thread: a fixture)
 
 from workbench.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and the CPU is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models run fastest on one thread
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tiny import tiny_model
+from tiny import bogus_gguf, model_folder, tiny_model
 
 import workbench as wb
 from workbench.errors import InputError, ModelLoadError, OfflineError
@@ -48,16 +47,7 @@ def test_aliases_resolve_to_hub_ids():
 
 
 def test_gguf_of_unsupported_architecture(tmp_path):
-    import gguf
-
-    path = tmp_path / "bogus.gguf"
-    writer = gguf.GGUFWriter(str(path), "bogusarch")
-    writer.add_block_count(1)
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    path = bogus_gguf(tmp_path / "bogus.gguf")
     with pytest.raises(ModelLoadError, match=r"architecture 'bogusarch'.*supported: .*gemma3"):
         wb.load_model(str(path))
 
@@ -73,10 +63,7 @@ def test_unknown_backend():
 
 
 def test_missing_weight_is_an_error(tmp_path, tokenizer):
-    model = tiny_model("llama", len(tokenizer))
-    model.save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    weights = tmp_path / "model.safetensors"
+    weights = model_folder(tmp_path, tiny_model("llama", len(tokenizer)), tokenizer) / "model.safetensors"
     state = load_file(weights)
     del state["model.layers.1.mlp.up_proj.weight"]
     save_file(state, weights, metadata={"format": "pt"})
@@ -85,10 +72,7 @@ def test_missing_weight_is_an_error(tmp_path, tokenizer):
 
 
 def test_unexpected_weight_is_an_error(tmp_path, tokenizer):
-    model = tiny_model("llama", len(tokenizer))
-    model.save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    weights = tmp_path / "model.safetensors"
+    weights = model_folder(tmp_path, tiny_model("llama", len(tokenizer)), tokenizer) / "model.safetensors"
     state = load_file(weights)
     state["model.layers.9.extra.weight"] = torch.zeros(3)
     save_file(state, weights, metadata={"format": "pt"})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny import tiny_model
+from tiny import model_folder, tiny_model
 
 from workbench.cli import main
 from workbench.cli.run_cmd import default_out
@@ -25,10 +25,7 @@ FAST = ["--token-offset", "3", "--dtype", "float32", "--bootstrap", "20", "--per
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny-llama")
-    tiny_model("llama", len(tokenizer)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return model_folder(tmp_path_factory.mktemp("tiny-llama"), tiny_model("llama", len(tokenizer)), tokenizer)
 
 
 @pytest.fixture(scope="module")

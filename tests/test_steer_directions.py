@@ -110,7 +110,7 @@ def test_steering_a_run_without_token_norms_is_refused_unless_text_mean(tmp_path
         prepare_steering(old, SteerSettings(layer=1))
     plan = prepare_steering(old, SteerSettings(layer=1, norm="text-mean"))
     assert plan.norm == pytest.approx(activation_norm(StoryActivations.load(old), 1))
-    with pytest.raises(InputError, match="--norm must be one of"):
+    with pytest.raises(InputError, match="^norm must be one of"):  # the field; the CLI says --norm
         SteerSettings(layer=1, norm="max")
 
 

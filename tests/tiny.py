@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
+import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
@@ -93,3 +95,34 @@ def tiny_chat_tokenizer() -> PreTrainedTokenizerFast:
     tok = tiny_tokenizer(chat_template=CHATML)
     tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     return tok
+
+
+def model_folder(path: Path, model, tokenizer) -> Path:
+    """``model`` and ``tokenizer`` saved as a model folder at ``path`` (what ``load_model(path)`` reads)."""
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def bogus_gguf(path: Path, arch: str = "bogusarch") -> Path:
+    """A GGUF file of architecture ``arch`` holding one embedding tensor and no tokenizer."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and the CPU is shared (a module imports it with autouse)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

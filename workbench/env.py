@@ -13,7 +13,8 @@ import os
 import urllib.error
 import urllib.request
 
-__all__ = ["hub_offline", "ensure_offline_if_unreachable", "disable_transformer_lens_installs"]
+__all__ = ["hub_offline", "hub_request", "offline_by_env", "ensure_offline_if_unreachable",
+           "disable_transformer_lens_installs"]
 
 log = logging.getLogger(__name__)
 HUB_TIMEOUT = 3.0  # seconds: one question to the hub, never the libraries' minutes of retries
@@ -29,22 +30,44 @@ def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
+def hub_request(path: str, timeout: float = HUB_TIMEOUT, token: bool = False) -> tuple[int, object] | str:
+    """Ask the hub's API once (``GET {endpoint}{path}``, short timeout, no retries): ``(HTTP status,
+    the JSON answer or None when the body is not JSON)``, or why no answer came (a string).
+
+    ``token``: send the user's hub token (for gated or private repositories).
+    """
+    headers = {}
+    if token:
+        from huggingface_hub import get_token
+
+        found = get_token()
+        headers = {"Authorization": f"Bearer {found}"} if found else {}
+    base = hub_endpoint()
+    request = urllib.request.Request(f"{base}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, body = response.status, response.read(1 << 20)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(1 << 16)
+    except (OSError, ValueError) as exc:
+        return f"the Hugging Face hub ({base}) cannot be reached ({exc})"
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
 @functools.lru_cache(maxsize=1)
 def _hub_reachable(timeout: float = HUB_TIMEOUT) -> bool:
-    """One HTTP request; only a JSON answer from the hub's API counts (a proxy accepting any
-    connection, or answering with its own page, does not)."""
-    url = f"{hub_endpoint()}/api/models?limit=1"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read(1 << 16)
-            status = response.status
-    except (OSError, ValueError):
-        return False
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return status == 200 and isinstance(answer, list)
+    """Only a JSON list from the hub's model API counts (a proxy accepting any connection, or
+    answering with its own page, does not)."""
+    answer = hub_request("/api/models?limit=1", timeout)
+    return not isinstance(answer, str) and answer[0] == 200 and isinstance(answer[1], list)
+
+
+def offline_by_env() -> bool:
+    """Whether offline mode is set in the environment (HF_HUB_OFFLINE, HF_DATASETS_OFFLINE or TRANSFORMERS_OFFLINE)."""
+    return any(_env_true(k) for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def hub_offline() -> bool:

@@ -6,8 +6,8 @@ code 2, with no traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["WorkbenchError", "InputError", "ModelLoadError", "OfflineError", "RunFolderError", "RecipeError",
-           "WriteError"]
+__all__ = ["WorkbenchError", "InputError", "SettingError", "ModelLoadError", "OfflineError", "RunFolderError",
+           "RecipeError", "WriteError"]
 
 
 class WorkbenchError(Exception):
@@ -16,6 +16,15 @@ class WorkbenchError(Exception):
 
 class InputError(WorkbenchError, ValueError):
     """An input (file, argument, value) is missing, malformed or inconsistent."""
+
+
+class SettingError(InputError):
+    """A setting has a wrong value. The message names the settings fields in ``fields`` by their field
+    names (``max_length``); the CLI says its options instead (``--max-length``)."""
+
+    def __init__(self, message: str, *fields: str):
+        super().__init__(message)
+        self.fields = fields
 
 
 class ModelLoadError(WorkbenchError):

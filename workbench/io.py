@@ -8,14 +8,17 @@ match it: a save interrupted between two renames) is never read as complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "safetensors_layout", "sha256_of_file", "json_bytes", "read_json", "iter_jsonl", "jsonl_lines", "file_problem"]
+           "safetensors_layout", "sha256_of_file", "json_bytes", "read_json", "read_text", "iter_jsonl",
+           "iter_json_objects", "text_field", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
 
 
 def _file_mode() -> int:
@@ -224,14 +227,40 @@ def read_json(path: str | Path):
         raise RunFolderError(f"{path} cannot be read ({exc.strerror or exc})") from None
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes (hex), read in blocks of ``chunk`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def special_kind(path: str | Path) -> str | None:
+    """What ``path`` is when it is neither a regular file, a folder nor absent (else None)."""
+    from workbench.errors import RunFolderError
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a symbolic link to nothing" if os.path.islink(path) else None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        raise RunFolderError(f"{path} cannot be examined ({exc.strerror})") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return kind
+
+
 def file_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be read as a regular file, said as what is true ("does not exist", "is a
     folder, not a file", "is a named pipe (FIFO), not a regular file", "is a symbolic link loop"), or
     None when it is one. Nothing is opened: a FIFO is never waited on."""
-    from workbench.runfolder import _special
-
     path = Path(path)
-    special = _special(path)
+    special = special_kind(path)
     if special:
         return f"is {special}, not a regular file"
     if path.is_dir():
@@ -248,6 +277,48 @@ def jsonl_lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+def read_text(path: str | Path, label: str | None = None, error: type[Exception] | None = None,
+              remake: str = "") -> str:
+    """The UTF-8 text of the regular file ``path``; else ``error`` (default InputError) naming ``label``
+    (default the path) and what is wrong: not a regular file, not UTF-8, unreadable. ``remake``: what
+    makes the file again, added to the message."""
+    from workbench.errors import InputError
+
+    error = error or InputError
+    path = Path(path)
+    label = label or str(path)
+    hint = f"; {remake}" if remake else ""
+    problem = file_problem(path)
+    if problem:
+        raise error(f"{label} {problem}{hint}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start}){hint}") from None
+    except OSError as exc:
+        raise error(f"{label}: cannot be read ({exc.strerror or exc}){hint}") from None
+
+
+def iter_json_objects(path: str | Path, label: str | None = None):
+    """:func:`iter_jsonl` for a file whose every row must be a JSON object (else an InputError naming the line)."""
+    from workbench.errors import InputError
+
+    for line, row, where in iter_jsonl(path, label):
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield line, row, where
+
+
+def text_field(row: dict, key: str, where: str, what: str = "") -> str:
+    """``row[key]`` when it is a non-empty string; else an InputError naming ``where`` (and ``what`` it is for)."""
+    from workbench.errors import InputError
+
+    value = row.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: missing or empty {key!r} ({what or f'keys: {sorted(row)}'})")
+    return value
+
+
 def iter_jsonl(path: str | Path, label: str | None = None):
     """Yield ``(line_number, row, where)`` for each non-blank line of a JSONL file.
 
@@ -256,17 +327,8 @@ def iter_jsonl(path: str | Path, label: str | None = None):
     """
     from workbench.errors import InputError
 
-    path = Path(path)
     label = label or str(path)
-    problem = file_problem(path)
-    if problem:
-        raise InputError(f"{label}: {problem}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    text = read_text(path, label)
     for line, raw in enumerate(jsonl_lines(text), start=1):
         if not raw.strip():
             continue

@@ -12,12 +12,22 @@ to read the stories) and of :class:`~workbench.analysis.settings.AnalysisSetting
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import InputError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.corpus import Corpus
+    from workbench.data.ratings import Ratings
+    from workbench.models.adapter import ModelAdapter
+    from workbench.report.tokens import TokenView
 
 __all__ = ["run", "RunResult", "split_settings", "select_corpus", "STAGES"]
 
@@ -46,15 +56,15 @@ class RunResult:
     the ``model`` and ``corpus`` it ran on, the ``ratings``, and with ``out`` the run folder
     (``out``, ``report_path``, ``token_view``)."""
 
-    model: object
-    corpus: object
-    activations: object
-    vectors: object
-    report: object
-    ratings: object
+    model: ModelAdapter
+    corpus: Corpus
+    activations: StoryActivations
+    vectors: EmotionVectors
+    report: GeometryReport
+    ratings: Ratings
     out: Path | None = None
     report_path: Path | None = None
-    token_view: object | None = None
+    token_view: TokenView | None = None
 
     @cached_property
     def figures(self) -> dict:
@@ -72,18 +82,18 @@ class RunResult:
         return self.report._repr_html_()
 
 
-def select_corpus(corpus, emotions: int | None, drop_flagged: bool):
-    from workbench.data.corpus import load_corpus
+def select_corpus(corpus: Corpus | str, emotions: int | None, drop_flagged: bool) -> Corpus:
+    from workbench.data.corpus import Corpus, load_corpus
 
-    corpus = corpus if hasattr(corpus, "stories") else load_corpus(corpus)
+    chosen = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     if emotions is not None:
-        corpus = corpus.head(emotions)
+        chosen = chosen.head(emotions)
     if drop_flagged:
         from workbench.data.validate import drop_flagged as drop
         from workbench.data.validate import validate
 
-        corpus = drop(corpus, validate(corpus), kinds=("names_emotion", "duplicate", "empty"))
-    return corpus
+        chosen = drop(chosen, validate(chosen), kinds=("names_emotion", "duplicate", "empty"))
+    return chosen
 
 
 def check_analysis_inputs(corpus, config, ratings, settings) -> None:
@@ -101,7 +111,7 @@ def check_analysis_inputs(corpus, config, ratings, settings) -> None:
                  1 if layers == "all" else len(layers), settings.bootstrap, settings.permutations)
 
 
-def _model(model, config):
+def _model(model: ModelAdapter | str, config) -> ModelAdapter:
     if not isinstance(model, str):
         return model
     from workbench.models import load_model
@@ -109,7 +119,8 @@ def _model(model, config):
     return load_model(model, backend=config.backend, dtype=config.dtype, device=config.device)
 
 
-def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = None, *, ratings=None,
+def run(model: ModelAdapter | str, corpus: Corpus | str = "bundled", neutral: str | Sequence[str] = "bundled",
+        out: str | Path | None = None, *, ratings: Ratings | str | Path | None = None,
         neutral_variance: float = 0.5, token_view: bool = True, progress: bool = True,
         on_stage: Callable[[int, str], None] | None = None, **settings) -> RunResult:
     """Collect, emotion vectors, analysis and (with ``out``) token view and report, as ``workbench run``.
@@ -137,16 +148,16 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     out = None if out is None else Path(out)
     stage(0, f"{name} on corpus {config.corpus}, neutral texts "
              f"{neutral if isinstance(neutral, (str, Path)) else 'given'}{f' -> {out}' if out else ''}")
-    corpus = select_corpus(corpus, config.emotions, config.drop_flagged)
-    check_analysis_inputs(corpus, config, ratings, analysis)  # before the model loads and the collect runs
+    chosen = select_corpus(corpus, config.emotions, config.drop_flagged)
+    check_analysis_inputs(chosen, config, ratings, analysis)  # before the model loads and the collect runs
     from workbench.analysis import (  # after the corpus: its errors come before torch loads
         analyze,
         emotion_vectors,
     )
     from workbench.collect import collect
 
-    model = _model(model, config)
-    acts = collect(model, corpus, neutral=None if neutral in (None, "none") else neutral,
+    adapter = _model(model, config)
+    acts = collect(adapter, chosen, neutral=None if neutral in (None, "none") else neutral,
                    layers=parse_layers(config.layers), token_offset=config.token_offset,
                    max_length=config.max_length, max_tokens_per_batch=config.max_tokens_per_batch,
                    on_short=config.on_short, read_as=config.read_as, out=out, checkpoint_every=config.checkpoint_every, progress=progress)
@@ -154,21 +165,21 @@ def run(model, corpus="bundled", neutral="bundled", out: str | Path | None = Non
     stage(1, f"{len(acts)} texts, {len(acts.layers)} layers, {analysis.bootstrap} bootstrap resamples")
     vectors = emotion_vectors(stories, neutral_acts, neutral_variance)
     report = analyze(vectors, ratings, stories, progress=progress,
-                     baselines=story_baselines(corpus, stories, vectors.emotions), **analysis.to_dict())
+                     baselines=story_baselines(chosen, stories, vectors.emotions), settings=analysis)
     if out is None:
-        return RunResult(model, corpus, acts, vectors, report, ratings)
+        return RunResult(adapter, chosen, acts, vectors, report, ratings)
     from workbench.analysis.persist import save_vectors
 
     # the analysis records the sha256 of the vectors it analysed, as `workbench analyze` does
     report = dataclasses.replace(report, inputs={**report.inputs,
                                                  "emotion_vectors.safetensors sha256": save_vectors(vectors, out)})
     report.save(out)
-    view = _token_view(model, out, neutral, ratings, report, stage) if token_view else None
+    view = _token_view(adapter, out, neutral, ratings, report, stage) if token_view else None
     stage(3, "")
     from workbench.report import write_report
 
     path = write_report(out, ratings=ratings)
-    return RunResult(model, corpus, acts, vectors, report, ratings, out, path, view)
+    return RunResult(adapter, chosen, acts, vectors, report, ratings, out, path, view)
 
 
 def story_baselines(corpus, stories, emotions) -> dict:

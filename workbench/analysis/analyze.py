@@ -17,8 +17,10 @@ over many splits, with an interval from bootstrapping the whole procedure
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -36,6 +38,11 @@ from workbench.analysis.valence import kfold_indices, ridge_valence
 from workbench.analysis.vectors import to_numpy
 from workbench.errors import InputError
 
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.ratings import Ratings
+
 __all__ = ["analyze", "rng_streams", "pc_stats"]
 
 STREAMS = ("bootstrap", "permutation", "split", "cv", "cka", "eig")
@@ -47,11 +54,17 @@ def rng_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def analyze(vectors, ratings, story_acts=None, *, bootstrap: int = 1000, permutations: int = 1000, seed: int = 0,
-            exclude_estimated: bool = False, n_pcs: int = 5, cv_folds: int = 5, cka_shuffles: int = 200,
-            ci: float = 0.95, bootstrap_scheme: str = "emotions", splits: int = 50, split_by: str = "emotions",
-            peak_depth: float | None = None, baselines: dict | None = None, progress: bool = True, workers: int | None = None) -> GeometryReport:
+def analyze(vectors: EmotionVectors, ratings: Ratings, story_acts: StoryActivations | None = None,
+            settings: AnalysisSettings | None = None, *, bootstrap: int | None = None,
+            permutations: int | None = None, seed: int | None = None, exclude_estimated: bool | None = None,
+            n_pcs: int | None = None, cv_folds: int | None = None, cka_shuffles: int | None = None,
+            ci: float | None = None, bootstrap_scheme: str | None = None, splits: int | None = None,
+            split_by: str | None = None, peak_depth: float | None = None, baselines: dict | None = None,
+            progress: bool = True, workers: int | None = None) -> GeometryReport:
     """Analyze ``vectors`` (:class:`EmotionVectors`) against ``ratings`` (:class:`Ratings`).
+
+    ``settings`` (:class:`AnalysisSettings`, default its defaults: the one place they are set) with
+    the keyword settings given here (not None) replacing its fields, e.g. ``bootstrap=200``.
 
     ``bootstrap_scheme``: ``"emotions"`` resamples emotions, each keeping its stories (the
     default, calibrated in docs/statistics.md); ``"hierarchical"`` also resamples the stories
@@ -63,10 +76,11 @@ def analyze(vectors, ratings, story_acts=None, *, bootstrap: int = 1000, permuta
     in the order of ``vectors.emotions``, given the same statistics. ``workers`` threads share the
     bootstrap's layers (default: the CPU count, at most 4).
     """
-    settings = AnalysisSettings(bootstrap=bootstrap, permutations=permutations, seed=seed,
-                                exclude_estimated=exclude_estimated, n_pcs=n_pcs, cv_folds=cv_folds,
-                                cka_shuffles=cka_shuffles, ci=ci, bootstrap_scheme=bootstrap_scheme, splits=splits,
-                                split_by=split_by, peak_depth=peak_depth)
+    given: dict[str, Any] = dict(
+        bootstrap=bootstrap, permutations=permutations, seed=seed, exclude_estimated=exclude_estimated, n_pcs=n_pcs,
+        cv_folds=cv_folds, cka_shuffles=cka_shuffles, ci=ci, bootstrap_scheme=bootstrap_scheme, splits=splits,
+        split_by=split_by, peak_depth=peak_depth)
+    settings = dataclasses.replace(settings or AnalysisSettings(), **{k: v for k, v in given.items() if v is not None})
     with single_threaded():
         return _analyze(vectors, ratings, story_acts, settings, progress, workers, baselines)
 
@@ -94,7 +108,7 @@ def _analyze(vectors, ratings, story_acts, settings: AnalysisSettings, progress:
     n, L = len(vec.emotions), len(vec.layers)
     rngs = rng_streams(seed)
     notes = []
-    setups = [(False, to_numpy(vec.contrast), None)]
+    setups: list[tuple[bool, np.ndarray, np.ndarray | None]] = [(False, to_numpy(vec.contrast), None)]
     if vec.has_projection:
         setups.append((True, to_numpy(vec.projected), to_numpy(vec.neutral_basis)))
     else:

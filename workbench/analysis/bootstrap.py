@@ -164,7 +164,7 @@ def _layer(layer, units, draws, ratings, conditions, chunk, seed, progress, keep
             r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
                             torch.full_like(num, float("nan")))
             out[c, lo:hi] = r.clamp(-1, 1).numpy()
-            if keep_scores:  # a distinct emotion's score is its weighted row over sqrt(its count)
+            if scores is not None:  # keep_scores; a distinct emotion's score is its weighted row over sqrt(its count)
                 own = torch.where((cnt > 0)[..., None], v / cnt.clamp_min(1.0)[..., None].sqrt(), torch.zeros_like(v))
                 scores[c, lo + np.arange(b)[:, None], uniq.numpy()] = own.float().numpy()
         if progress is not None:

@@ -18,7 +18,7 @@ def check_finite(means: torch.Tensor, meta, layers, what: str, start: int = 0) -
     if not bad.any():
         return
     text_idx, layer_idx = torch.nonzero(bad.any(dim=2), as_tuple=True)
-    where = {}
+    where: dict[tuple[int, str], list[int]] = {}
     for t, j in zip((text_idx + start).tolist(), layer_idx.tolist()):
         m = meta[t] if t < len(meta) else {}
         key = (layers[j], m.get("emotion") or m.get("kind") or "?")

@@ -34,7 +34,7 @@ def gram_matrices(X) -> torch.Tensor:
     return Xc @ Xc.transpose(1, 2)
 
 
-def _parts(K: torch.Tensor, debiased: bool):
+def _parts(K: torch.Tensor, debiased: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per Gram matrix: the matrix used in the inner products, its row sums and its total."""
     if debiased:
         K = K - torch.diag_embed(K.diagonal(dim1=1, dim2=2))

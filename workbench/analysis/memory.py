@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from workbench.errors import InputError
+from workbench.errors import SettingError
 
 __all__ = ["draws_bytes", "available_bytes", "check_memory", "max_stories"]
 
@@ -44,7 +44,7 @@ def check_memory(n_emotions: int, stories: int, n_layers: int, bootstrap: int, p
     """Refuse resampling counts whose draws alone would not fit in the memory available."""
     need, have = draws_bytes(n_emotions, stories, n_layers, bootstrap, permutations), available_bytes()
     if have is not None and need > have:
-        raise InputError(f"--bootstrap {bootstrap} and --permutations {permutations} (for {n_emotions} emotions with "
-                         f"up to {stories} stories each, {n_layers} layers) need at least {need / 2**30:.1f} GiB "
-                         f"for their draws: too large for the memory available ({have / 2**30:.1f} GiB); use "
-                         "fewer resamples")
+        raise SettingError(f"bootstrap {bootstrap} and permutations {permutations} (for {n_emotions} emotions with "
+                           f"up to {stories} stories each, {n_layers} layers) need at least {need / 2**30:.1f} GiB "
+                           f"for their draws: too large for the memory available ({have / 2**30:.1f} GiB); use "
+                           "fewer resamples", "bootstrap", "permutations")

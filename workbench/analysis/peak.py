@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class Peak:
 
     @classmethod
     def from_dict(cls, d: dict, prefix: str) -> Peak:
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             v = d.get(prefix + f.name)
             values[f.name] = v if f.type in ("str", "int", "int | None") else _f(v)

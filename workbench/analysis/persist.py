@@ -9,10 +9,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
-from workbench.analysis.manifest import FORMAT_VERSION, MANIFEST_FILE, sha256_file
 from workbench.errors import RunFolderError
-from workbench.io import read_json
+from workbench.io import read_json, sha256_file
 from workbench.runfolder import damaged
+from workbench.runfolder.manifest import MANIFEST_FILE, check_format
 
 __all__ = ["vectors_payload", "save_vectors", "load_vectors", "check_format"]
 
@@ -45,9 +45,9 @@ def vectors_payload(vectors):
 def save_vectors(vectors, directory) -> str:
     """Write ``emotion_vectors.safetensors`` and the manifest's ``vectors`` section (dropping the now
     stale analysis) under the folder's writer lock; the sha256 of the bytes written."""
-    from workbench.analysis.manifest import update_manifest
     from workbench.io import atomic_write_bytes
     from workbench.runfolder import run_lock
+    from workbench.runfolder.manifest import update_manifest
 
     directory = Path(directory)
     blob, section = vectors_payload(vectors)
@@ -56,16 +56,6 @@ def save_vectors(vectors, directory) -> str:
         atomic_write_bytes(directory / section["file"], blob)
         update_manifest(directory, "vectors", section, drop=("analysis",))
     return section["sha256"]
-
-
-def check_format(manifest, manifest_path: Path) -> None:
-    """A manifest of another run folder format (older or newer) is refused, never guessed at."""
-    if not isinstance(manifest, dict):
-        raise RunFolderError(f"{manifest_path} does not hold a JSON object")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise RunFolderError(f"{manifest_path}: run folder format {version!r}; this workbench reads format "
-                             f"{FORMAT_VERSION}: collect and analyze again with this version")
 
 
 def load_vectors(cls, directory: Path):

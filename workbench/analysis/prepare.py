@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,12 +18,17 @@ from workbench.analysis.checks import (
 )
 from workbench.errors import InputError
 
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.collect.activations import StoryActivations
+    from workbench.data.ratings import Ratings
+
 __all__ = ["Prepared", "prepare"]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    vectors: object  # EmotionVectors over the analysed emotions
+    vectors: EmotionVectors  # over the analysed emotions
     valence: np.ndarray
     arousal: np.ndarray
     excluded: tuple[str, ...]
@@ -31,7 +37,8 @@ class Prepared:
     topics: tuple | None = None  # [U] each story's topic (None: a story without one)
 
 
-def prepare(vectors, ratings, story_acts=None, exclude_estimated: bool = False, keep_units: bool = True) -> Prepared:
+def prepare(vectors: EmotionVectors, ratings: Ratings, story_acts: StoryActivations | None = None,
+            exclude_estimated: bool = False, keep_units: bool = True) -> Prepared:
     """Check and line up the inputs. With ``story_acts``, the vectors must be their stories' means (checked a
     chunk of stories at a time); ``keep_units`` also gathers every story mean into ``units`` (the
     hierarchical bootstrap resamples them), which holds them all in memory."""

@@ -21,64 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from workbench.analysis import report_io as rio
+from workbench.analysis.condition import LAYER_COLUMNS, MATRICES, STAT_COLUMNS, ConditionResult
 from workbench.analysis.peak import Peak, peak_lines
-from workbench.errors import InputError
+from workbench.errors import InputError, RunFolderError
 
 __all__ = ["ConditionResult", "GeometryReport", "STAT_COLUMNS", "LAYER_COLUMNS", "ANALYSIS_FILES",
            "ANALYSIS_FORMAT"]
 
 # 2: cross-fitted peak over emotion halves (Peak), emotion bootstrap, best PCs, baselines (issue 12).
 ANALYSIS_FORMAT = 2
-
-STAT_COLUMNS = (
-    "pc1_valence_r", "pc1_valence_p", "pc1_valence_ci_low", "pc1_valence_ci_high", "pc1_valence_p_perm",
-    "pc1_valence_q", "pc1_valence_p_maxstat", "pc1_flipped",
-    "pc2_arousal_r", "pc2_arousal_p", "pc2_arousal_ci_low", "pc2_arousal_ci_high", "pc2_arousal_p_perm",
-    "pc2_arousal_q", "pc2_arousal_p_maxstat", "pc2_flipped", "best_valence_pc", "best_valence_r", "best_valence_p",
-    "best_arousal_pc", "best_arousal_r", "best_arousal_p",
-    "valence_cv_r", "valence_alpha", "pc1_explained", "pc2_explained",
-    "valence_chosen_share", "arousal_chosen_share", "neutral_k",
-)
-LAYER_COLUMNS = ("layer", "depth", "neutral_projection", "n_emotions") + STAT_COLUMNS
 ANALYSIS_FILES = ("layers.csv", "cka_debiased.csv", "cka_biased.csv", "valence_cosine.csv",
                   "valence_directions.safetensors", "summary.json")
-_MATRICES = ("valence_cosine", "cka_debiased", "cka_biased")
-
-
-@dataclass(frozen=True, eq=False)
-class ConditionResult:
-    """Everything computed for one neutral-projection setting; per-layer arrays in ``columns``."""
-
-    neutral_projection: bool
-    columns: dict  # name in STAT_COLUMNS -> [n_layers] array
-    directions: np.ndarray  # [n_layers, d_model] unit ridge directions
-    valence_cosine: np.ndarray  # [n_layers, n_layers]
-    cka_debiased: np.ndarray
-    cka_biased: np.ndarray
-    cka_null_debiased: np.ndarray  # [2, n_layers, n_layers]: low and high of the shuffled-rows band
-    cka_null_biased: np.ndarray
-    peak: Peak  # the headline valence layer (PC1)
-    arousal_peak: Peak  # the headline arousal layer (PC2)
-    baseline: dict = field(default_factory=dict)  # block 0's valence statistics (the first analysed layer)
-
-    def __post_init__(self):
-        missing = [c for c in STAT_COLUMNS if c not in self.columns]
-        if missing:
-            raise InputError(f"condition result lacks column(s) {missing}")
-
-    @property
-    def label(self) -> str:
-        return "on" if self.neutral_projection else "off"
-
-    def to_summary(self, with_matrices: bool) -> dict:
-        out = {**self.peak.to_dict("peak_"), **self.arousal_peak.to_dict("arousal_peak_"),
-               **{f"baseline_{k}": v for k, v in self.baseline.items()}}
-        out["cka_null_debiased_low"], out["cka_null_debiased_high"] = rio.listify(self.cka_null_debiased)
-        out["cka_null_biased_low"], out["cka_null_biased_high"] = rio.listify(self.cka_null_biased)
-        if with_matrices:
-            for name in _MATRICES:
-                out[name] = rio.listify(getattr(self, name))
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +115,7 @@ class GeometryReport:
         drop_manifest_section(run_dir, "analysis")  # an interrupted save is then refused, never mixed
         off = self.conditions[0]
         digests = {"layers.csv": rio.write_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS, self.layers_table())}
-        for name in _MATRICES:
+        for name in MATRICES:
             digests[f"{name}.csv"] = rio.write_matrix_csv(run_dir / f"{name}.csv", self.layers, getattr(off, name))
         tensors = {"directions": off.directions}
         if len(self.conditions) > 1:
@@ -196,4 +149,60 @@ class GeometryReport:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> GeometryReport:
-        return rio.load_report(cls, ConditionResult, Path(run_dir), STAT_COLUMNS, _MATRICES)
+        """The analysis saved in ``run_dir`` by :meth:`save`; a folder in another analysis format, or with a
+        file that is not the one saved (sha256), is refused with the command that redoes it."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from workbench.analysis.persist import check_format
+        from workbench.io import read_json
+        from workbench.runfolder import check_digests, damaged
+
+        run_dir = Path(run_dir)
+        manifest = read_json(run_dir / "manifest.json")
+        check_format(manifest, run_dir / "manifest.json")
+        again = f"run `workbench analyze {run_dir}` again"
+        section = manifest.get("analysis")
+        if not section:
+            raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
+                                 f"{run_dir}` (again; an interrupted analysis writes no section)")
+        if section.get("analysis_format") != ANALYSIS_FORMAT:
+            raise RunFolderError(f"{run_dir}: its analysis was saved in format "
+                                 f"{section.get('analysis_format', 1)!r} (this workbench reads analysis format "
+                                 f"{ANALYSIS_FORMAT}: the peak is now chosen on half the emotions); {again}")
+        with damaged(run_dir / "manifest.json", again):
+            if not isinstance(section, dict):
+                raise TypeError(f"its analysis section is a {type(section).__name__}")
+            _check_inputs(run_dir, section.get("inputs") or {})
+            check_digests(run_dir, section.get("sha256") or {}, run_dir / "manifest.json", again)
+            layers = tuple(int(x) for x in section["layers"])
+            emotions, n_model = tuple(str(e) for e in section["emotions"]), int(section["n_model_layers"])
+        rows = rio.read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
+        summary = read_json(run_dir / "summary.json")
+        try:
+            directions = load_file(run_dir / "valence_directions.safetensors")
+        except (OSError, SafetensorError) as exc:
+            raise RunFolderError(f"{run_dir}/valence_directions.safetensors is missing or unreadable ({exc})") \
+                from None
+        with damaged(run_dir / "summary.json", again):
+            built = [ConditionResult.from_saved(run_dir, flag, rows, summary, directions, layers)
+                     for flag in (False, True)]
+            conditions = tuple(c for c in built if c is not None)
+            if not conditions:
+                raise RunFolderError(f"{run_dir}/layers.csv has no rows")
+            depth = np.array([r["depth"] for r in rows if not r["neutral_projection"]])
+            return cls(emotions, layers, depth, n_model, conditions, section.get("settings", {}),
+                       tuple(section.get("emotions_excluded", ())), tuple(section.get("notes", ())),
+                       section.get("timings", {}), section.get("inputs", {}), summary.get("baselines") or {})
+
+
+def _check_inputs(run_dir: Path, inputs: dict) -> None:
+    """The vectors analysed must be the vectors in the folder (a later, interrupted save may have replaced them)."""
+    from workbench.analysis.manifest import sha256_file
+
+    name = "emotion_vectors.safetensors"
+    recorded = inputs.get(f"{name} sha256")
+    if recorded and (run_dir / name).is_file() and sha256_file(run_dir / name) != recorded:
+        raise RunFolderError(f"{run_dir}/{name} is not the file this analysis was made from (sha256 differs): "
+                             f"a later save was interrupted or the file was changed; run `workbench analyze "
+                             f"{run_dir}` again")

@@ -1,26 +1,25 @@
-"""CSV, JSON and safetensors reading and writing for :class:`GeometryReport`."""
+"""CSV, JSON and safetensors reading and writing of the analysis tables (no knowledge of the result types)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from safetensors.torch import save as save_bytes
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_bytes, read_json
-from workbench.runfolder import check_digests, damaged
+from workbench.io import atomic_write_bytes
+from workbench.runfolder import damaged
+from workbench.runfolder.manifest import json_safe
+from workbench.runfolder.manifest import write_json as write_run_json
 
 __all__ = ["scalar", "listify", "write_layers_csv", "write_matrix_csv", "write_tensors", "write_json",
-           "read_layers_csv", "read_matrix_csv", "load_report"]
+           "read_layers_csv", "read_matrix_csv", "matrix_from_json"]
 
 _BOOL_COLUMNS = ("neutral_projection", "pc1_flipped", "pc2_flipped")
 _INT_COLUMNS = ("layer", "n_emotions", "best_valence_pc", "best_arousal_pc")
@@ -35,18 +34,7 @@ def scalar(x):
     return float(x)
 
 
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.generic,)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+_clean = json_safe  # the run folder's NaN-safe JSON values (workbench.runfolder.manifest)
 
 
 def listify(a) -> list:
@@ -95,7 +83,8 @@ def write_tensors(path: Path, arrays: dict) -> str:
 
 
 def write_json(path: Path, obj) -> str:
-    return _write(path, (json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n").encode("utf-8"))
+    """:func:`workbench.runfolder.write_json`: NaN-safe indented JSON, written atomically; its sha256."""
+    return write_run_json(path, obj)
 
 
 def _parse(name: str, text: str, path: Path, line: int):
@@ -112,16 +101,9 @@ def _parse(name: str, text: str, path: Path, line: int):
 
 
 def _text(path: Path) -> str:
-    from workbench.io import file_problem
+    from workbench.io import read_text
 
-    problem = file_problem(path)
-    if problem:
-        raise RunFolderError(f"{path} {problem}: run `workbench analyze {path.parent}` first")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(f"{path}: not UTF-8 text (at byte {exc.start}): run `workbench analyze "
-                             f"{path.parent}` again") from None
+    return read_text(path, error=RunFolderError, remake=f"run `workbench analyze {path.parent}` (again)")
 
 
 def read_layers_csv(path: Path, columns) -> list[dict]:
@@ -133,7 +115,7 @@ def read_layers_csv(path: Path, columns) -> list[dict]:
     for i, row in enumerate(reader, start=2):
         if None in row or None in row.values():
             raise RunFolderError(f"{path}, line {i}: {len(row) - (None in row)} cells where the header has "
-                                 f"{len(reader.fieldnames)}: the file is damaged; run `workbench analyze "
+                                 f"{len(reader.fieldnames or ())}: the file is damaged; run `workbench analyze "
                                  f"{path.parent}` again")
         rows.append({c: _parse(c, row[c], path, i) for c in columns})
     return rows
@@ -156,88 +138,6 @@ def read_matrix_csv(path: Path, layers) -> np.ndarray:
     return np.array([[_number(v, path, i) for v in r[1:]] for i, r in enumerate(rows[1:], start=2)])
 
 
-def _matrix(obj) -> np.ndarray:
+def matrix_from_json(obj) -> np.ndarray:
+    """A matrix written by :func:`listify` (None for NaN) as a float64 array."""
     return np.array([[math.nan if v is None else v for v in row] for row in obj], dtype=np.float64)
-
-
-def load_report(cls, condition_cls, run_dir: Path, stat_columns, matrices):
-    from workbench.analysis.persist import check_format
-
-    manifest = read_json(run_dir / "manifest.json")
-    check_format(manifest, run_dir / "manifest.json")
-    section = manifest.get("analysis")
-    if not section:
-        raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
-                             f"{run_dir}` (again; an interrupted analysis writes no section)")
-    from workbench.analysis.report import ANALYSIS_FORMAT, LAYER_COLUMNS
-
-    if section.get("analysis_format") != ANALYSIS_FORMAT:
-        raise RunFolderError(f"{run_dir}: its analysis was saved in format {section.get('analysis_format', 1)!r} "
-                             f"(this workbench reads analysis format {ANALYSIS_FORMAT}: the peak is now chosen on "
-                             f"half the emotions); run `workbench analyze {run_dir}` again")
-    again = f"run `workbench analyze {run_dir}` again"
-    with damaged(run_dir / "manifest.json", again):
-        if not isinstance(section, dict):
-            raise TypeError(f"its analysis section is a {type(section).__name__}")
-        _check_inputs(run_dir, section.get("inputs") or {})
-        check_digests(run_dir, section.get("sha256") or {}, run_dir / "manifest.json", again)
-        layers = tuple(int(x) for x in section["layers"])
-        emotions, n_model = tuple(str(e) for e in section["emotions"]), int(section["n_model_layers"])
-    rows = read_layers_csv(run_dir / "layers.csv", LAYER_COLUMNS)
-    summary = read_json(run_dir / "summary.json")
-    try:
-        directions = load_file(run_dir / "valence_directions.safetensors")
-    except (OSError, SafetensorError) as exc:
-        raise RunFolderError(f"{run_dir}/valence_directions.safetensors is missing or unreadable ({exc})") from None
-    with damaged(run_dir / "summary.json", again):
-        return _build(cls, condition_cls, run_dir, section, rows, summary, directions, layers, emotions, n_model,
-                      stat_columns, matrices)
-
-
-def _build(cls, condition_cls, run_dir, section, rows, summary, directions, layers, emotions, n_model,
-           stat_columns, matrices):
-    from workbench.analysis.peak import Peak
-
-    conditions = []
-    for flag, label in ((False, "off"), (True, "on")):
-        sub = [r for r in rows if r["neutral_projection"] == flag]
-        if not sub:
-            continue
-        if [r["layer"] for r in sub] != list(layers):
-            raise RunFolderError(f"{run_dir}/layers.csv: layers {[r['layer'] for r in sub]} differ from the "
-                                 f"manifest's {list(layers)}")
-        info = summary["conditions"][label]
-        if flag:
-            mats = {m: _matrix(info[m]) for m in matrices}
-        else:
-            mats = {m: read_matrix_csv(run_dir / f"{m}.csv", layers) for m in matrices}
-        nulls = {k: np.stack([_matrix(info[f"cka_null_{k}_low"]), _matrix(info[f"cka_null_{k}_high"])])
-                 for k in ("debiased", "biased")}
-        peaks = (Peak.from_dict(info, "peak_"), Peak.from_dict(info, "arousal_peak_"))
-        baseline = {k.removeprefix("baseline_"): v for k, v in info.items() if k.startswith("baseline_")}
-        cols = {c: np.array([r[c] for r in sub]) for c in stat_columns}
-        key = "directions_projected" if flag else "directions"
-        if key not in directions:
-            raise RunFolderError(f"{run_dir}/valence_directions.safetensors lacks {key!r}")
-        conditions.append(condition_cls(flag, cols, directions[key].double().numpy(), mats["valence_cosine"],
-                                        mats["cka_debiased"], mats["cka_biased"], nulls["debiased"],
-                                        nulls["biased"], *peaks, baseline))
-    if not conditions:
-        raise RunFolderError(f"{run_dir}/layers.csv has no rows")
-    depth = np.array([r["depth"] for r in rows if not r["neutral_projection"]])
-    return cls(emotions, layers, depth, n_model, tuple(conditions),
-               section.get("settings", {}), tuple(section.get("emotions_excluded", ())),
-               tuple(section.get("notes", ())), section.get("timings", {}), section.get("inputs", {}),
-               summary.get("baselines") or {})
-
-
-def _check_inputs(run_dir: Path, inputs: dict) -> None:
-    """The vectors analysed must be the vectors in the folder (a later, interrupted save may have replaced them)."""
-    from workbench.analysis.manifest import sha256_file
-
-    name = "emotion_vectors.safetensors"
-    recorded = inputs.get(f"{name} sha256")
-    if recorded and (run_dir / name).is_file() and sha256_file(run_dir / name) != recorded:
-        raise RunFolderError(f"{run_dir}/{name} is not the file this analysis was made from (sha256 differs): "
-                             f"a later save was interrupted or the file was changed; run `workbench analyze "
-                             f"{run_dir}` again")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from workbench.errors import InputError
+from workbench.values import is_int
 
 __all__ = ["AnalysisSettings", "BOOTSTRAP_SCHEMES", "SPLIT_KINDS"]
 
@@ -41,14 +42,14 @@ class AnalysisSettings:
         for name, low in (("bootstrap", 10), ("permutations", 10), ("n_pcs", 2), ("cv_folds", 2),
                           ("cka_shuffles", 10)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_int(value) or value < low:
                 raise InputError(f"analysis setting {name} must be an integer >= {low}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise InputError(f"analysis setting seed must be a non-negative integer, got {self.seed!r}")
         if self.bootstrap_scheme not in BOOTSTRAP_SCHEMES:
             raise InputError(f"analysis setting bootstrap_scheme must be one of {list(BOOTSTRAP_SCHEMES)}, got "
                              f"{self.bootstrap_scheme!r}")
-        if isinstance(self.splits, bool) or not isinstance(self.splits, int) or self.splits < 1:
+        if not is_int(self.splits) or self.splits < 1:
             raise InputError(f"analysis setting splits must be an integer >= 1, got {self.splits!r}")
         if self.split_by not in SPLIT_KINDS:
             raise InputError(f"analysis setting split_by must be one of {list(SPLIT_KINDS)}, got {self.split_by!r}")

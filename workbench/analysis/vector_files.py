@@ -129,7 +129,7 @@ def _folder(folder: Path) -> VectorFiles:
         vecs = [_vector(path, e, named[e], d) for e in emotions]
         d = vecs[0].shape[0]
         rows.append(torch.stack(vecs))
-    return VectorFiles(emotions, layers, torch.stack(rows), str(folder))
+    return VectorFiles(emotions or (), layers, torch.stack(rows), str(folder))
 
 
 def _strings(path: Path, key: str, value) -> tuple[str, ...]:
@@ -165,8 +165,8 @@ def _single(path: Path) -> VectorFiles:
         raise InputError(f"{path}: 'layers' lists {len(layers)} layers for {vectors.shape[0]} in 'vectors'")
     basis = named.get("neutral_basis")
     ks = _ints(path, "neutral_k", named["neutral_k"]) if basis is not None else None
-    if basis is not None and (basis.ndim != 3 or basis.shape[0] != vectors.shape[0] or basis.shape[2] != vectors.shape[2]
-                              or len(ks) != vectors.shape[0]):
+    if basis is not None and ks is not None and (basis.ndim != 3 or basis.shape[0] != vectors.shape[0]
+                                                 or basis.shape[2] != vectors.shape[2] or len(ks) != vectors.shape[0]):
         raise InputError(f"{path}: 'neutral_basis' has shape {list(basis.shape)}; expected [layer, k, d_model] "
                          f"matching 'vectors' {list(vectors.shape)} and one 'neutral_k' per layer")
     n_model = named.get("n_model_layers")

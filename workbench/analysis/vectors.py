@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from torch import Tensor
 from workbench.analysis.checks import check_finite, emotion_sums, group_stories
 from workbench.analysis.threads import single_threaded
 from workbench.errors import InputError, RunFolderError
+
+if TYPE_CHECKING:
+    from workbench.collect.activations import StoryActivations
 
 __all__ = ["EmotionVectors", "emotion_vectors", "neutral_basis", "VECTORS_FILE"]
 
@@ -230,7 +234,8 @@ class EmotionVectors:
         return load_vectors(cls, directory)
 
 
-def emotion_vectors(story_acts, neutral_acts=None, neutral_variance: float = 0.5) -> EmotionVectors:
+def emotion_vectors(story_acts: StoryActivations, neutral_acts: StoryActivations | None = None,
+                    neutral_variance: float = 0.5) -> EmotionVectors:
     """Emotion vectors from story activations (every text of kind ``story``), optionally
     neutral-projected with ``neutral_acts`` (every text of kind ``neutral``)."""
     with single_threaded():

@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.data.chat import check_messages
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError
-from workbench.io import iter_jsonl
+from workbench.io import iter_json_objects, text_field
 from workbench.resources import data_path
 
 __all__ = ["Ladder", "Scenario", "Battery", "load_battery", "DEFAULT_BATTERY", "PLACEHOLDER", "known_emotions"]
@@ -117,16 +117,11 @@ def _scenario(row: dict, target: str, where: str, line: int) -> Scenario:
 def load_battery(path: str | Path | None = None) -> Battery:
     """Read and check a battery file (default: the project's ``data/battery.jsonl``)."""
     path = Path(path) if path is not None else DEFAULT_BATTERY
-    if not path.is_file():
-        raise InputError(f"battery file {path} does not exist")
     known = set(known_emotions())
-    ladders, scenarios, names = [], [], {}
-    for line, row, where in iter_jsonl(path, f"battery file {path}"):
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        target = row.get("target")
-        if not isinstance(target, str) or not target.strip():
-            raise InputError(f"{where}: missing or empty 'target' (the emotion the item should evoke)")
+    ladders, scenarios = [], []
+    names: dict[str, int] = {}
+    for line, row, where in iter_json_objects(path, f"battery file {path}"):
+        target = text_field(row, "target", where, "the emotion the item should evoke")
         if target not in known:
             raise InputError(f"{where}: unknown target emotion {target!r} (not one of the {len(known)} in "
                              "data/emotions.txt)")

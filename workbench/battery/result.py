@@ -109,7 +109,8 @@ def score_battery(states, vectors, kind: str = "contrast", n_random: int = 2000,
             rows.append({**{k: it[k] for k in ("kind", "name", "target", "rung", "value")}, "reading": r,
                          "target_z": float(z[r][i, t]), "target_rank": int(1 + np.sum(z[r][i] > z[r][i, t])),
                          "top_emotions": " ".join(emotions[j] for j in top)})
-    ladders, nulls = [], {r: [] for r in READINGS}
+    ladders: list[dict] = []
+    nulls: dict[str, list] = {r: [] for r in READINGS}
     for name in dict.fromkeys(it["name"] for it in items if it["kind"] == "ladder"):
         idx = [i for i, it in enumerate(items) if it["kind"] == "ladder" and it["name"] == name]
         target = items[idx[0]]["target"]

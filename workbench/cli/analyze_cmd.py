@@ -120,7 +120,7 @@ def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float
                      settings.permutations)
         vectors = emotion_vectors(stories, neutral, neutral_variance)
         baselines, why = story_baselines(run_dir, stories, vectors.emotions)
-        report = analyze(vectors, ratings, stories, progress=progress, baselines=baselines, **settings.to_dict())
+        report = analyze(vectors, ratings, stories, settings, progress=progress, baselines=baselines)
         if why:
             report = dataclasses.replace(report, notes=report.notes + (why,))
         # only now, with the analysis done, is anything in the folder replaced
@@ -154,7 +154,7 @@ def analyze_vector_files(path, out, settings, ratings_path=None, n_model_layers=
     if unrated:
         where = ratings_path or "the project's ratings (data/emotions.csv)"
         raise InputError(f"{path}: {len(unrated)} emotion(s) have no rating in {where}: {unrated}")
-    report = analyze(vectors, ratings, None, progress=progress, **settings.to_dict())
+    report = analyze(vectors, ratings, None, settings, progress=progress)
     files = sorted(path.iterdir()) if path.is_dir() else [path]
     out.mkdir(parents=True, exist_ok=True)
     update_manifest(out, "imported", {"source": str(path), "emotions": list(vectors.emotions),

@@ -73,6 +73,7 @@ def run_lens(args) -> int:
                              seed=args.seed)
     lens.save(args.run_dir)
     s = lens.share
+    assert s is not None  # --n-random >= 1 draws the null
     print(f"logit lens of {len(lens.emotions)} {args.kind} vectors at layer {lens.layer} ({model.name}), top {lens.k}:")
     print(f"own-word share {s.share:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] (95% Wilson, {len(s.hits)}/{s.n_emotions}; "
           f"{s.n_eligible} have a whole-word form in the vocabulary); random directions {s.null_mean:.4f} "

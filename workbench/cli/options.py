@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 
-from workbench.errors import InputError
+from workbench.values import parse_number_list
 
-__all__ = ["add_dataclass_options", "dataclass_from_args", "parse_number_list"]
+__all__ = ["add_dataclass_options", "dataclass_from_args", "parse_number_list", "option_message"]
 
 
 def _scalar_type(tp):
@@ -60,15 +61,18 @@ def dataclass_from_args(cls, args: argparse.Namespace, **overrides):
     return cls(**values)
 
 
-def parse_number_list(text: str, name: str) -> list[float]:
-    """Parse ``"-0.4,0,0.2"``; a part that is not a number is an error naming ``name``."""
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            out.append(float(part))
-        except ValueError:
-            raise InputError(f"{name}: {part!r} is not a number (in {text!r})") from None
-    if not out:
-        raise InputError(f"{name}: no values in {text!r}")
-    return out
+def option_message(exc: Exception, parser: argparse.ArgumentParser, command: str | None = None) -> str:
+    """``exc``'s message with the settings fields a :class:`SettingError` names said as ``parser``'s
+    options (``max_length`` -> ``--max-length``; with ``command``, the options of that sub-command);
+    other messages as they are."""
+    if command is not None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser = action.choices[command]
+    message = str(exc)
+    for name in getattr(exc, "fields", ()):
+        flags = [a.option_strings for a in parser._actions if a.dest == name and a.option_strings]
+        if flags:
+            flag = max(flags[0], key=len)
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message, count=1)
+    return message

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
 from workbench.errors import InputError
+from workbench.values import format_interval, format_number
 
 __all__ = ["register", "headline"]
 
@@ -42,12 +43,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_steer)
 
 
-def _num(x, spec="+.2f") -> str:
-    return "n/a" if x is None or x != x else format(x, spec)
-
-
 def _ci(entry) -> str:
-    return f"{_num(entry['rho'])} [{_num(entry['ci_low'])}, {_num(entry['ci_high'])}]"
+    return format_interval(entry)
 
 
 def headline(summary: dict) -> list[str]:
@@ -59,7 +56,7 @@ def headline(summary: dict) -> list[str]:
             line += f"; controls {_ci(entry['controls'])}; difference {_ci(entry['difference'])}"
         lines.append(line)
     by_alpha = summary["scores"]["perplexity"]["by_alpha"]["direction"]
-    means = " ".join(f"{p['alpha']:+g}:{_num(p['mean'], '.1f')}" for p in by_alpha)
+    means = " ".join(f"{p['alpha']:+g}:{format_number(p['mean'], '.1f')}" for p in by_alpha)
     lines.append(f"perplexity by alpha ({summary['direction']}): {means}")
     empty = summary.get("empty_text_by_alpha", {}).get(summary.get("direction"))
     if empty is not None:

@@ -9,6 +9,8 @@ whichever way it was reached. Its names are imported on first use
 (:mod:`workbench._lazy`): ``CollectConfig`` is read without importing torch.
 """
 
+from typing import TYPE_CHECKING
+
 from workbench._lazy import LazyPackage, lazy_package
 
 _EXPORTS = {
@@ -25,5 +27,9 @@ class _CallablePackage(LazyPackage):
 
         return collect(*args, **kwargs)
 
+
+if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+    from workbench.collect.activations import StoryActivations
+    from workbench.collect.run import collect
 
 lazy_package(__name__, _EXPORTS, _CallablePackage)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workbench.errors import InputError
+from workbench.errors import SettingError
 from workbench.models.spec import DTYPES
 
 __all__ = ["CollectConfig", "parse_layers"]
@@ -17,7 +17,7 @@ def parse_layers(text: str):
     try:
         return [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise InputError(f"--layers must be 'all' or comma-separated integers, got {text!r}") from None
+        raise SettingError(f"layers must be 'all' or comma-separated integers, got {text!r}", "layers") from None
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,22 @@ class CollectConfig:
 
     def __post_init__(self):
         if self.emotions is not None and self.emotions < 1:
-            raise InputError(f"--emotions must be >= 1, got {self.emotions}")
+            raise SettingError(f"emotions must be >= 1, got {self.emotions}", "emotions")
         if self.dtype not in DTYPES:
-            raise InputError(f"--dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+            raise SettingError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}", "dtype")
         if self.read_as not in ("raw", "assistant"):
-            raise InputError(f"--read-as must be 'raw' or 'assistant', got {self.read_as!r}")
+            raise SettingError(f"read_as must be 'raw' or 'assistant', got {self.read_as!r}", "read_as")
         if self.on_short not in ("error", "skip"):
-            raise InputError(f"--on-short must be 'error' or 'skip', got {self.on_short!r}")
+            raise SettingError(f"on_short must be 'error' or 'skip', got {self.on_short!r}", "on_short")
         for name in ("token_offset", "max_length", "max_tokens_per_batch", "checkpoint_every"):
             value = getattr(self, name)
             if value < (0 if name == "token_offset" else 1):
-                raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+                raise SettingError(f"{name} must be positive, got {value}", name)
         if self.max_length <= self.token_offset:  # checked here, before a model is loaded
-            raise InputError(f"--max-length ({self.max_length}) must exceed --token-offset ({self.token_offset}): "
-                             "no token would be pooled")
+            raise SettingError(f"max_length ({self.max_length}) must exceed token_offset ({self.token_offset}): "
+                               "no token would be pooled", "max_length", "token_offset")
         if parse_layers(self.layers) == []:
-            raise InputError(f"--layers {self.layers!r} names no layer: give 'all' or block indices")
+            raise SettingError(f"layers {self.layers!r} names no layer: give 'all' or block indices", "layers")
         if self.device != "cpu":  # the CPU is always there: the common case asks nothing of torch
             from workbench.models.hf import check_device
 

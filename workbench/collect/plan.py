@@ -37,8 +37,9 @@ class TokenPlan:
 
     def positions(self, i: int) -> range | tuple[int, ...]:
         """The pooled positions of text ``i``."""
-        if self.pooled is not None and self.pooled[i] is not None:
-            return self.pooled[i]
+        chosen = None if self.pooled is None else self.pooled[i]
+        if chosen is not None:
+            return chosen
         return range(self.start[i], max(self.start[i], len(self.ids[i])))
 
     def n_pooled(self, i: int) -> int:
@@ -105,7 +106,8 @@ def make_batches(lengths, max_tokens_per_batch: int, order=None) -> list[list[in
     if max_tokens_per_batch < 1:
         raise InputError(f"max_tokens_per_batch must be >= 1, got {max_tokens_per_batch}")
     order = sorted(order if order is not None else range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches, current = [], []
+    batches: list[list[int]] = []
+    current: list[int] = []
     for i in order:
         width = lengths[current[0]] if current else lengths[i]
         if current and (len(current) + 1) * width > max_tokens_per_batch:

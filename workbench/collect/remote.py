@@ -144,7 +144,7 @@ def collect_batches_remote(model, plan, batches, layer_ids, sink, *, remote, pad
             continue
         input_ids, mask, weights = pad_batch(plan, batch, pad_id, padding_side)
         counts = weights.sum(1)
-        got = saved.load(finished[b]) if b in finished else None
+        got = saved.load(finished[b]) if saved is not None and b in finished else None
         if got is not None and got["rows"].tolist() == list(batch) and "norms" in got:
             sums, norms, reused = got["sums"], got["norms"], reused + 1
             jobs.append(finished[b].get("job_id"))

@@ -19,7 +19,9 @@ import logging
 import platform
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm.auto import tqdm
@@ -31,6 +33,10 @@ from workbench.collect.sink import FileSink, MemorySink
 from workbench.errors import InputError, RunFolderError
 from workbench.io import read_json
 from workbench.runfolder import COLLECT_FILES, writing_into
+
+if TYPE_CHECKING:
+    from workbench.data.corpus import Corpus
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["collect", "neutral_texts"]
 
@@ -119,7 +125,9 @@ def _into_run_folder(fn):
 
 
 @_into_run_folder
-def collect(model, texts, *, neutral=None, meta=None, layers="all", token_offset: int = 50, max_length: int = 512,
+def collect(model: ModelAdapter, texts: Corpus | Sequence[str | list[dict]], *,
+            neutral: str | Sequence[str] | None = None, meta: Sequence[dict] | None = None,
+            layers: str | Sequence[int] = "all", token_offset: int = 50, max_length: int = 512,
             max_tokens_per_batch: int = 4096, on_short: str = "error", out: str | Path | None = None,
             checkpoint_every: int = 10, padding_side: str = "right", progress: bool = True,
             corpus_sha256: str | None = None, extra_info: dict | None = None, positions: str | None = None,

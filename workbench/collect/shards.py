@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from workbench.collect.store import MeansFile, RowFile
-from workbench.errors import InputError, RunFolderError
+from workbench.errors import InputError, RunFolderError, SettingError
 from workbench.io import atomic_write_json, read_json, staged_writes
 
 __all__ = ["parse_shard", "save_shard", "merge_shards", "shard_rows", "SHARD_FILE"]
@@ -39,9 +39,10 @@ def parse_shard(text) -> tuple[int, int]:
     try:
         i, n = (int(p) for p in text.split("/")) if isinstance(text, str) else (int(text[0]), int(text[1]))
     except (ValueError, TypeError, IndexError):
-        raise InputError(f"--shard must be I/N (e.g. 0/3 for the first of three shards), got {text!r}") from None
+        raise SettingError(f"shard must be I/N (e.g. 0/3 for the first of three shards), got {text!r}",
+                           "shard") from None
     if n < 1 or not 0 <= i < n:
-        raise InputError(f"--shard {i}/{n}: need 0 <= I < N (shards are numbered from 0)")
+        raise SettingError(f"shard {i}/{n}: need 0 <= I < N (shards are numbered from 0)", "shard")
     return i, n
 
 
@@ -61,6 +62,8 @@ def save_shard(out: Path, data_file: Path, meta, spec: dict, params: dict, info:
     ``shard.safetensors``, then ``shard.json`` records the plan. Returns the shard's texts, memory-mapped."""
     from workbench.collect.activations import StoryActivations
 
+    if out is None:
+        raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
     i, n = shard
     plan = {"model": spec, "layers": list(layers), "batches_sha256": _batches_sha256(batches),
             **{k: params[k] for k in PLAN_FIELDS if k in params}}

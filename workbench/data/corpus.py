@@ -12,11 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import statistics
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +25,6 @@ __all__ = ["Story", "Corpus", "load_corpus", "BUNDLED_DIR"]
 
 BUNDLED_DIR = data_path("stories")
 HUB_TIMEOUT = 3.0  # seconds to wait for the hub before treating it as unreachable
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 @dataclass(frozen=True)
@@ -212,40 +208,22 @@ def load_corpus(source: str | Path) -> Corpus:
     return _load_path(path, str(path))
 
 
-def _offline_by_env() -> bool:
-    return any(os.environ.get(k, "").strip().upper() in _TRUE
-               for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
 def _hub_check(repo: str, timeout: float) -> str:
-    """Ask the hub about ``repo`` once, with a short timeout: "" when it answers, else why it is unusable.
-
-    One request instead of the library's minutes of retries; an answer that is
-    not the hub's (a proxy's page) counts as unusable. An error the hub itself
-    returns (no such dataset, no access) is an :class:`InputError`.
+    """Ask the hub about ``repo`` once, with a short timeout (:func:`workbench.env.hub_request`): "" when
+    it answers, else why it is unusable. An answer that is not the hub's (a proxy's page) counts as
+    unusable; an error the hub itself returns (no such dataset, no access) is an :class:`InputError`.
     """
-    from huggingface_hub import constants, get_token
+    from workbench.env import hub_endpoint, hub_request
 
-    base = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-    token = get_token()
-    request = urllib.request.Request(f"{base}/api/datasets/{repo}",
-                                     headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
-            status, body = r.status, r.read(1 << 20)
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(1 << 16)
-    except (OSError, ValueError) as exc:
-        return f"the Hugging Face hub ({base}) cannot be reached ({exc})"
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict) and status == 200 and "id" in answer:
+    answer = hub_request(f"/api/datasets/{repo}", timeout, token=True)
+    if isinstance(answer, str):
+        return answer
+    status, body = answer
+    if isinstance(body, dict) and status == 200 and "id" in body:
         return ""
-    if isinstance(answer, dict) and "error" in answer:
-        raise InputError(f"corpus hf:{repo}: the hub answered HTTP {status}: {answer['error']}")
-    return f"the Hugging Face hub ({base}) cannot be reached (HTTP {status}, not a hub answer)"
+    if isinstance(body, dict) and "error" in body:
+        raise InputError(f"corpus hf:{repo}: the hub answered HTTP {status}: {body['error']}")
+    return f"the Hugging Face hub ({hub_endpoint()}) cannot be reached (HTTP {status}, not a hub answer)"
 
 
 @contextlib.contextmanager
@@ -273,7 +251,9 @@ def _hf_rows(source: str) -> tuple[list[dict], str]:
         import datasets
     except ImportError:
         raise InputError(f"corpus {name} needs the 'datasets' package (pip install datasets)") from None
-    why = "offline mode is set (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)" if _offline_by_env() \
+    from workbench.env import offline_by_env
+
+    why = "offline mode is set (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)" if offline_by_env() \
         else _hub_check(repo, HUB_TIMEOUT)
     offline = bool(why)
     try:

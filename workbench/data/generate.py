@@ -16,13 +16,18 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.data.forms import names_emotion
 from workbench.data.story_file import append_row, check_out_file, read_done
 from workbench.errors import InputError
 from workbench.resources import data_path
+
+if TYPE_CHECKING:
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["GenerationConfig", "GenerationResult", "generate_stories", "split_stories", "story_prompt",
            "load_topics", "check_out_file", "DEFAULT_TOPICS"]
@@ -155,14 +160,9 @@ class GenerationResult:
 def load_topics(path: str | Path | None = None) -> tuple[str, ...]:
     """One premise per line (blank lines and ``#`` comments skipped); default ``data/topics.txt``."""
     path = Path(path) if path is not None else DEFAULT_TOPICS
-    from workbench.io import file_problem
+    from workbench.io import read_text
 
-    if file_problem(path):
-        raise InputError(f"topics file {path} {file_problem(path)}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"topics file {path} cannot be read ({exc})") from None
+    text = read_text(path, f"topics file {path}")
     seen: dict[str, int] = {}
     for line, raw in enumerate(text.splitlines(), start=1):
         t = raw.strip()
@@ -215,7 +215,7 @@ class _Generator:
         for i, x in enumerate(ids):
             input_ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
             mask[i, width - len(x):] = 1
-        kw = {"do_sample": False}
+        kw: dict[str, bool | float] = {"do_sample": False}
         if self.cfg.temperature > 0:
             kw = {"do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
         torch.manual_seed(seed)
@@ -269,7 +269,7 @@ def _chunks(items: list, size: int):
         yield items[i: i + size]
 
 
-def generate_stories(model, emotions, topics, stories_per_topic: int, out_path: str | Path, seed: int = 0,
+def generate_stories(model: ModelAdapter, emotions: Sequence[str], topics: Sequence[str], stories_per_topic: int, out_path: str | Path, seed: int = 0,
                      config: GenerationConfig | None = None, model_name: str | None = None) -> GenerationResult:
     """Write ``stories_per_topic`` stories for every (emotion, topic) to ``out_path`` (JSONL, appended).
 

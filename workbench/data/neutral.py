@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.io import iter_jsonl
+from workbench.io import iter_json_objects, text_field
 from workbench.resources import data_path
 
 __all__ = ["load_neutral_texts", "DEFAULT_NEUTRAL"]
@@ -24,18 +24,10 @@ def load_neutral_texts(path: str | Path | None = None) -> tuple[str, ...]:
     Errors name the file and line.
     """
     path = Path(path) if path is not None else DEFAULT_NEUTRAL
-    from workbench.io import file_problem
-
-    if file_problem(path):
-        raise InputError(f"neutral texts file {path} {file_problem(path)}")
     texts: list[str] = []
     ids: dict[object, int] = {}
-    for line, row, where in iter_jsonl(path, f"neutral texts file {path}"):
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        text = row.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{where}: missing or empty 'text' (keys: {sorted(row)})")
+    for line, row, where in iter_json_objects(path, f"neutral texts file {path}"):
+        text = text_field(row, "text", where)
         if "id" in row:
             key = json.dumps(row["id"])
             if key in ids:

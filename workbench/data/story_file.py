@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from workbench.errors import InputError
+from workbench.errors import InputError, SettingError
 from workbench.io import jsonl_lines
 
 __all__ = ["check_out_file", "read_done", "append_row"]
@@ -55,18 +55,18 @@ def check_out_file(path: str | Path, inputs=()) -> tuple[set[tuple[str, str]], i
     from workbench.runfolder import check_output_file
 
     path = Path(path)
-    check_output_file(path, "--out", inputs)
+    check_output_file(path, "out", inputs)
     if not path.exists():
         return set(), None
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"--out {path} cannot be read ({exc.strerror or exc})") from None
+        raise SettingError(f"out {path} cannot be read ({exc.strerror or exc})", "out") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"--out {path} is not UTF-8 text (at byte {exc.start}): not a file generate wrote; "
-                         "give a new --out") from None
+        raise SettingError(f"out {path} is not UTF-8 text (at byte {exc.start}): not a file generate wrote; "
+                           "give a new one", "out") from None
     lines = jsonl_lines(text)
     torn = None
     if raw and not raw.endswith(b"\n"):

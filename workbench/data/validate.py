@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workbench.data.corpus import Corpus
+from workbench.data.corpus import Corpus, Story
 from workbench.data.forms import names_emotion
 from workbench.errors import InputError, RunFolderError
+
+if TYPE_CHECKING:
+    from workbench.data.ratings import Ratings
 
 __all__ = ["Problem", "ValidationReport", "validate", "drop_flagged", "KINDS", "STORY_KINDS"]
 
@@ -102,7 +106,7 @@ def _n_tokens(tokenizer, texts: list[str]) -> list[int]:
     return [len(x) for x in ids]
 
 
-def validate(corpus: Corpus, ratings=None, min_tokens: int | None = None, tokenizer=None,
+def validate(corpus: Corpus, ratings: Ratings | None = None, min_tokens: int | None = None, tokenizer=None,
              token_offset: int = 50, min_words: int = DEFAULT_MIN_WORDS) -> ValidationReport:
     """Find the problems of ``corpus`` (and, given ``ratings``, emotions without ratings or stories).
 
@@ -177,9 +181,10 @@ def drop_flagged(corpus: Corpus, report: ValidationReport, kinds=STORY_KINDS) ->
     if report.corpus_sha256 != corpus.sha256:
         raise InputError(f"drop_flagged: the report is for corpus {report.corpus_name} "
                          f"(sha256 {report.corpus_sha256[:12]}), not {corpus.name} ({corpus.sha256[:12]})")
-    index = {(s.source, s.line, s.number): s for s in corpus.stories}
+    index: dict[tuple[str, int | None, int | None], Story] = {(s.source, s.line, s.number): s for s in corpus.stories}
     by_emotion = corpus.by_emotion()
-    gone, reasons = [], []
+    gone: list[Story] = []
+    reasons = []
     for p in report.problems:
         if p.kind not in kinds:
             continue

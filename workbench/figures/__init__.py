@@ -3,6 +3,8 @@
 The names below are imported on first use (:mod:`workbench._lazy`), and plotly with them.
 """
 
+from typing import TYPE_CHECKING
+
 from workbench._lazy import lazy_package
 
 # name -> module that defines it
@@ -23,5 +25,15 @@ _EXPORTS = {
 __all__ = ["pca_figure", "depth_figure", "cka_figure", "cka_null_levels", "cosine_figure", "token_figure",
            "dose_response_figure", "monitor_heatmap", "monitor_lines",
            "own_word_figure", "ladder_figure"]
+
+if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+    from workbench.figures.cka import cka_figure, cka_null_levels
+    from workbench.figures.cosine import cosine_figure
+    from workbench.figures.depth import depth_figure
+    from workbench.figures.lens import ladder_figure, own_word_figure
+    from workbench.figures.monitor import monitor_heatmap, monitor_lines
+    from workbench.figures.pca import pca_figure
+    from workbench.figures.steering import dose_response_figure
+    from workbench.figures.tokens import token_figure
 
 lazy_package(__name__, _EXPORTS)

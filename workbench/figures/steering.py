@@ -14,10 +14,6 @@ SCORE_TITLES = {"readback": "read-back on the valence axis", "vader": "VADER com
                 "perplexity": "perplexity (unsteered model)"}
 
 
-def _f(x) -> str:
-    return fmt(float("nan") if x is None else x)
-
-
 def _rgba(hex_colour: str, alpha: float) -> str:
     h = hex_colour.lstrip("#")
     return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
@@ -55,10 +51,10 @@ def dose_response_figure(result, scores=("readback", "vader", "perplexity")) -> 
     for s in scores:
         entry = summary["scores"][s]
         d = entry["direction"]
-        line = f"{SCORE_TITLES.get(s, s)}<br><sub>rho {_f(d['rho'])} [{_f(d['ci_low'])}, {_f(d['ci_high'])}]"
+        line = f"{SCORE_TITLES.get(s, s)}<br><sub>rho {fmt(d['rho'])} [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]"
         if entry.get("controls"):
             c = entry["controls"]
-            line += f"; controls {_f(c['rho'])} [{_f(c['ci_low'])}, {_f(c['ci_high'])}]"
+            line += f"; controls {fmt(c['rho'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]"
         titles.append(line + "</sub>")
     fig = make_subplots(rows=1, cols=len(scores), subplot_titles=titles, horizontal_spacing=0.08)
     name = summary.get("direction", "direction")

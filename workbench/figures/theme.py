@@ -41,6 +41,7 @@ def styled(fig: go.Figure, **layout) -> go.Figure:
 
 
 def fmt(x, digits: int = 2) -> str:
-    """A number for a title: ``nan`` shown as an en dash."""
-    x = float(x)
-    return "–" if x != x else f"{x:.{digits}f}"
+    """A number for a title: a missing one (None, NaN) shown as an en dash."""
+    from workbench.values import format_number
+
+    return format_number(x, f".{digits}f", missing="–")

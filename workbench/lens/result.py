@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,10 @@ from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
 from workbench.lens.head import head_lens
 from workbench.lens.own import OwnWordShare, form_token_ids, hit_matrix, own_word_share
+
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["LogitLens", "vector_logit_lens", "LENS_FILES"]
 
@@ -122,7 +127,7 @@ def _display(tokenizer, ids) -> dict[int, str]:
     return {int(i): (tokenizer.convert_tokens_to_string([p]) if p else "") for i, p in zip(ids, pieces)}
 
 
-def vector_logit_lens(model, vectors, layer: int, k: int = 20, kind: str = "contrast", n_random: int = 1000,
+def vector_logit_lens(model: ModelAdapter, vectors: EmotionVectors, layer: int, k: int = 20, kind: str = "contrast", n_random: int = 1000,
                       n_sets: int = 10000, seed: int = 0) -> LogitLens:
     """The logit lens of every emotion vector at block ``layer`` (see :mod:`workbench.lens.head`).
 

@@ -82,6 +82,9 @@ def load_model(name: str, backend: str = "auto", dtype: str = "bfloat16", device
         revision: the hub revision (branch, tag or commit) for HF ids.
         block_path: dotted path of the decoder block list, for architectures where it is ambiguous.
     """
+    from workbench.models.stack import import_model_stack
+
+    import_model_stack()  # before anything imports torch: the collector is paused for the import
     from workbench.env import ensure_offline_if_unreachable
     from workbench.models.hf import check_device, load_hf, resolve, torch_dtype
 

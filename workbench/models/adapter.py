@@ -20,6 +20,7 @@ from workbench.models.blocks import get_module
 from workbench.models.cache import SHORT_NAMES, ActivationCache, block_of, hook_name
 from workbench.models.spec import ModelSpec
 from workbench.models.tokens import encode, str_tokens
+from workbench.values import is_int
 
 __all__ = ["ModelAdapter", "Reader", "Intervention"]
 
@@ -94,7 +95,7 @@ class ModelAdapter(ABC):
             layers = [layers]
         out = []
         for layer in layers:
-            if isinstance(layer, bool) or not isinstance(layer, int):
+            if not is_int(layer):
                 raise InputError(f"layer {layer!r} is not an integer")
             if not -self.n_layers <= layer < self.n_layers:
                 raise InputError(f"layer {layer} is out of range: {self.name} has {self.n_layers} blocks "

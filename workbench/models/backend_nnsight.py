@@ -69,7 +69,7 @@ class NNsightAdapter(ModelAdapter):
             tracer.stop()
 
     def _run_cached(self, input_ids, attention_mask, names, return_logits):
-        wanted = {block_of(n) for n in names}
+        wanted = {b for b in map(block_of, names) if b is not None}  # names are block hooks (checked)
         values, logits = {}, None
 
         def read(layer, hidden):

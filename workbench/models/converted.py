@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbench.errors import ModelLoadError
 
-__all__ = ["load_converted"]
+__all__ = ["load_converted", "check_loading_info"]
 
 
 def load_converted(folder: str | Path, dtype, attn_implementation: str = "eager"):
@@ -60,3 +60,20 @@ def load_converted(folder: str | Path, dtype, attn_implementation: str = "eager"
             model.generation_config = GenerationConfig.from_pretrained(
                 str(folder), config_file_name="config.json", _from_model_config=True)
     return model.eval()
+
+
+def check_loading_info(info: dict, where: str, ignore_unexpected: tuple[str, ...] = ()) -> None:
+    """``from_pretrained``'s loading info: any missing, unexpected (unless matched by ``ignore_unexpected``)
+    or mismatched weight is a :class:`ModelLoadError` naming ``where``."""
+    import re
+
+    missing = list(info.get("missing_keys") or [])
+    unexpected = [k for k in info.get("unexpected_keys") or []
+                  if not any(re.search(p, k) for p in ignore_unexpected)]
+    mismatched = list(info.get("mismatched_keys") or [])
+    if missing or unexpected or mismatched:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {sorted(map(str, keys))[:5]})")
+        raise ModelLoadError(f"weights of {where} do not match the model: " + "; ".join(parts))

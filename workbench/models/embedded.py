@@ -18,12 +18,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from workbench.errors import ModelLoadError
 
-__all__ = ["cache_dir", "converted_dir", "load_embedded", "EMBEDDED", "EMBEDDED_NAME", "EmbeddedModel"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["cache_dir", "converted_dir", "load_embedded", "compact_tokenizer_file", "EMBEDDED", "EMBEDDED_NAME",
+           "EmbeddedModel"]
 
 log = logging.getLogger(__name__)
 EMBEDDED_NAME = "gemma-3-270m"  # the default embedded model
@@ -63,7 +66,7 @@ def _gemma_gguf() -> tuple[Path, bool]:
     return pkg.assemble(cache_dir() / pkg.MODEL_NAME), True
 
 
-def _distribution_file(dist: str, suffix: str) -> Path:
+def _distribution_file(dist: str, suffix: str) -> tuple[Path, bool]:
     """A data file of an installed distribution, located without importing it."""
     from importlib.metadata import PackageNotFoundError, distribution
 
@@ -75,7 +78,7 @@ def _distribution_file(dist: str, suffix: str) -> Path:
     files = [f for f in (found.files or []) if str(f).endswith(suffix)]
     if len(files) != 1:
         raise ModelLoadError(f"package {dist!r} holds {len(files)} {suffix} files, expected one")
-    path = Path(found.locate_file(files[0]))
+    path = Path(str(found.locate_file(files[0])))
     if not path.is_file():
         raise ModelLoadError(f"{path} (of package {dist!r}) is missing: reinstall it")
     return path, False
@@ -120,7 +123,7 @@ def _convert(entry: EmbeddedModel, target: Path) -> None:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.models.hf import sha256_file
+    from workbench.io import sha256_file
 
     gguf_path, temporary = entry.gguf()
     digest = sha256_file(gguf_path)
@@ -155,17 +158,47 @@ def _convert(entry: EmbeddedModel, target: Path) -> None:
 
 
 _SPECIAL = ("bos_token", "eos_token", "pad_token", "unk_token", "mask_token")
+COMPACT_TOKENIZER = "tokenizer.compact.json"
+
+
+def compact_tokenizer_file(folder: Path) -> Path:
+    """``folder/tokenizer.json`` rewritten once (into the same folder) in the form ``tokenizers`` reads fastest.
+
+    The same tokenizer: no indentation, and BPE merges as ``"a b"`` strings instead of ``["a", "b"]``
+    pairs, which ``tokenizers`` parses in about 80% of the time (Gemma 3: 514,906 merges). Where a
+    merge's part holds a space (the string form would be ambiguous) or the model is not BPE, the
+    original file is the one to read and is returned.
+    """
+    target, source = folder / COMPACT_TOKENIZER, folder / "tokenizer.json"
+    if target.is_file():
+        return target
+    data = json.loads(source.read_text(encoding="utf-8"))
+    model = data.get("model") or {}
+    merges = model.get("merges")
+    if model.get("type") != "BPE" or not isinstance(merges, list) or not all(
+            isinstance(m, str) or (isinstance(m, list) and len(m) == 2 and " " not in m[0] + m[1]) for m in merges):
+        return source
+    model["merges"] = [m if isinstance(m, str) else f"{m[0]} {m[1]}" for m in merges]
+    fd, tmp = tempfile.mkstemp(prefix=".tokenizer-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def fast_tokenizer(folder: Path):
-    """The converted tokenizer, read straight from ``tokenizer.json`` (about half the time of
+    """The converted tokenizer, read straight from its compact ``tokenizer.json`` (about 40% of the time of
     ``AutoTokenizer``, which parses the 33 MB file in Python first; the tests check both agree),
     with the chat template the conversion saved, when the GGUF has one."""
     from transformers import PreTrainedTokenizerFast
 
     config = json.loads((folder / "tokenizer_config.json").read_text())
     special = {k: config[k] for k in _SPECIAL if isinstance(config.get(k), str)}
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), padding_side="left",
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(compact_tokenizer_file(folder)), padding_side="left",
                                   name_or_path=str(folder), **special)
     template = folder / "chat_template.jinja"
     if template.is_file():
@@ -175,6 +208,8 @@ def fast_tokenizer(folder: Path):
     return tok
 def _weights_dir(target: Path, dtype: torch.dtype) -> Path:
     """The folder to load for ``dtype``: the fp32 copy, or a bf16 cast of it made once (half the bytes to read)."""
+    import torch
+
     if dtype != torch.bfloat16:
         return target
     folder = target / "bf16"
@@ -201,14 +236,17 @@ def _weights_dir(target: Path, dtype: torch.dtype) -> Path:
     return folder
 
 
-def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype = torch.bfloat16, device: str = "cpu",
+def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype | None = None, device: str = "cpu",
                   device_map=None):
-    """Load an embedded model, converting it on first use. Returns ``(model, tokenizer, info)``."""
+    """Load an embedded model, converting it on first use. Returns ``(model, tokenizer, info)``.
+
+    ``dtype`` defaults to ``torch.bfloat16``."""
+    import torch
     from transformers import AutoModelForCausalLM
 
-    from workbench.models.converted import load_converted
-    from workbench.models.hf import _strict
+    from workbench.models.converted import check_loading_info, load_converted
 
+    dtype = torch.bfloat16 if dtype is None else dtype
     entry = _entry(name)
     target = converted_dir(name)
     if not (target / "workbench_source.json").is_file():
@@ -222,7 +260,7 @@ def load_embedded(name: str = EMBEDDED_NAME, dtype: torch.dtype = torch.bfloat16
         model = load_converted(weights, dtype)
     else:
         model, info = AutoModelForCausalLM.from_pretrained(str(weights), output_loading_info=True, **kwargs)
-        _strict(info, f"embedded model at {weights}")
+        check_loading_info(info, f"embedded model at {weights}")
     tok = fast_tokenizer(target)
     if not tok.chat_template and entry.chat_template:
         tok.chat_template = entry.chat_template

@@ -7,7 +7,6 @@ text-only loader in :data:`TEXT_ONLY` load their language model alone.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import struct
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import torch
 
-from workbench.errors import InputError, ModelLoadError, OfflineError
+from workbench.errors import InputError, ModelLoadError, OfflineError, SettingError
+from workbench.io import sha256_file, special_kind
+from workbench.models.converted import check_loading_info as _strict
 from workbench.models.registry import ALIASES, EMBEDDED_PREFIX
 from workbench.models.spec import DTYPES
 
@@ -64,36 +65,27 @@ def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_device(device: str) -> str:
-    """``device`` when torch can use it here; else an InputError saying why (unknown, or not available)."""
+    """``device`` when torch can use it here; else a SettingError saying why (unknown, or not available)."""
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"--device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps')") from None
+        raise SettingError(f"device {device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps')",
+                           "device") from None
     available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
                  "mps": lambda: torch.backends.mps.is_available()}.get(parsed.type)
     if available is None or not available():
-        raise InputError(f"--device {device!r} is not available on this machine"
-                         f"{'' if available is None else ' (torch finds no ' + parsed.type + ' device)'}; "
-                         "use --device cpu")
+        raise SettingError(f"device {device!r} is not available on this machine"
+                           f"{'' if available is None else ' (torch finds no ' + parsed.type + ' device)'}; "
+                           "use 'cpu'", "device")
     if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise InputError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise SettingError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)", "device")
     return device
 
 
 def _regular(path: Path, what: str) -> None:
     """Refuse a model path that is not a regular file (a FIFO is refused, never opened and waited on)."""
-    from workbench.runfolder import _special
-
-    special = _special(path)
+    special = special_kind(path)
     if special:
         raise InputError(f"{what} {path} is {special}, not a regular file")
 
@@ -169,19 +161,6 @@ def _check_gguf_architecture(path: Path) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
-
-
-def _strict(info: dict, where: str, ignore_unexpected: tuple[str, ...] = ()) -> None:
-    missing = list(info.get("missing_keys") or [])
-    unexpected = [k for k in info.get("unexpected_keys") or []
-                  if not any(re.search(p, k) for p in ignore_unexpected)]
-    mismatched = list(info.get("mismatched_keys") or [])
-    if missing or unexpected or mismatched:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched)):
-            if keys:
-                parts.append(f"{len(keys)} {label} (e.g. {sorted(map(str, keys))[:5]})")
-        raise ModelLoadError(f"weights of {where} do not match the model: " + "; ".join(parts))
 
 
 def load_hf(resolved: Resolved, dtype: torch.dtype, device: str = "cpu", device_map=None,

@@ -90,7 +90,7 @@ class _Recording(dict):
 
     pushed: dict
 
-    def update(self, other=(), **kwargs):
+    def update(self, other=(), **kwargs):  # type: ignore[override]  # dict.update's overloads, one body
         self.pushed = {**dict(other), **kwargs}
         super().update(other, **kwargs)
 
@@ -102,7 +102,7 @@ class SimulatedNDIF(Backend):
         self.model = model  # the nnsight model (an Envoy)
         self.request_bytes: int | None = None
         self.result_bytes: int | None = None
-        self.returned: dict[str, int] | None = None  # name -> bytes of each saved tensor that came back
+        self.returned: dict[str, int | None] | None = None  # name -> bytes of each saved tensor that came back
         self.job_id: str | None = None
 
     def __call__(self, tracer) -> None:
@@ -147,7 +147,7 @@ def _remote_backend_class():
 
         request_bytes: int | None = None
         result_bytes: int | None = None
-        returned: dict[str, int] | None = None
+        returned: dict[str, int | None] | None = None
 
         def _post(self, request, blob):
             self.request_bytes = len(blob)

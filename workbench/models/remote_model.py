@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.errors import InputError, OfflineError
+from workbench.errors import InputError, OfflineError, SettingError
 from workbench.models.adapter import ModelAdapter
 from workbench.models.backend_nnsight import NNsightAdapter
 from workbench.models.spec import ModelSpec
@@ -38,8 +38,8 @@ def load_remote_model(name: str, revision: str | None = None, block_path: str | 
 
     resolved = resolve(name)
     if resolved.source != "hub":
-        raise InputError(f"--remote runs on NDIF, which hosts Hugging Face hub models; {name!r} is a "
-                         f"{resolved.source} model. Use --remote local to simulate the remote run here")
+        raise SettingError(f"remote runs on NDIF, which hosts Hugging Face hub models; {name!r} is a "
+                           f"{resolved.source} model. Use 'local' to simulate the remote run here", "remote")
     from nnsight.modeling.transformers import TransformersModel
 
     try:

@@ -12,11 +12,19 @@ one forward pass over all neutral texts, and are recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 
 from workbench.collect.plan import make_batches, texts_sha256
 from workbench.errors import InputError
 from workbench.monitor.result import MonitorResult, MonitorText
+
+if TYPE_CHECKING:
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.data.ratings import Ratings
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["monitor", "unit_vectors", "neutral_token_stats", "block_outputs"]
 
@@ -111,8 +119,10 @@ def _encode(tokenizer, item, row: int, chat_template):
             list(chat.messages))
 
 
-def monitor(model, vectors, text_or_messages, layer: int, emotions="all", *, kind: str = "contrast",
-            neutral_texts=None, ratings=None, labels=None, max_length: int = 2048,
+def monitor(model: ModelAdapter, vectors: EmotionVectors, text_or_messages: str | list[dict] | Sequence[str | list[dict]],
+            layer: int, emotions: str | Sequence[str] = "all", *, kind: str = "contrast",
+            neutral_texts: Sequence[str] | None = None, ratings: Ratings | None = None,
+            labels: Sequence[str] | None = None, max_length: int = 2048,
             max_tokens_per_batch: int = 8192, chat_template: str | None = None) -> MonitorResult:
     """Per-token z-scores of every emotion vector at block ``layer`` over one or more texts/transcripts.
 

@@ -7,6 +7,8 @@ functions (:data:`SECTIONS`); optional sections that are missing say so.
 The names below are imported on first use (:mod:`workbench._lazy`).
 """
 
+from typing import TYPE_CHECKING
+
 from workbench._lazy import lazy_package
 
 # name -> module that defines it
@@ -31,5 +33,17 @@ _EXPORTS = {
 __all__ = ["write_report", "build_report", "figure_page", "load_run", "load_run_model", "check_run_folder",
            "RunData", "run_label", "SECTIONS", "Section", "token_projections", "make_token_view", "example_texts",
            "TokenView", "TokenText"]
+
+if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+    from workbench.report.build import build_report, figure_page, write_report
+    from workbench.report.folder import RunData, check_run_folder, load_run, load_run_model, run_label
+    from workbench.report.sections import SECTIONS, Section
+    from workbench.report.tokens import (
+        TokenText,
+        TokenView,
+        example_texts,
+        make_token_view,
+        token_projections,
+    )
 
 lazy_package(__name__, _EXPORTS)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.io import atomic_write_text
 from workbench.report.tables import esc
+
+if TYPE_CHECKING:
+    from workbench.data.ratings import Ratings
 
 __all__ = ["build_report", "write_report", "figure_page", "REPORT_FILE"]
 
@@ -78,7 +83,8 @@ def build_report(run, sections=None) -> str:
     return _page(f"workbench report: {label['model']} · {label['corpus']}", subtitle, "\n".join(parts))
 
 
-def write_report(run_dir, out=None, ratings=None, sections=None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, ratings: Ratings | None = None,
+                 sections: Sequence[Callable] | None = None) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``), atomically."""
     import contextlib
 
@@ -88,7 +94,7 @@ def write_report(run_dir, out=None, ratings=None, sections=None) -> Path:
     run_dir = Path(run_dir)
     own = run_dir / REPORT_FILE
     out = own if out is None else Path(out)
-    check_output_file(out, "--out", allowed=own)  # never over a run's own files
+    check_output_file(out, "out", allowed=own)  # never over a run's own files
     with run_lock(run_dir) if same_path(out, own) else contextlib.nullcontext():
         data = load_run(run_dir, ratings)
         return atomic_write_text(out, build_report(data, sections))

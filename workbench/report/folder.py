@@ -14,23 +14,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import RunFolderError
 from workbench.io import read_json
+from workbench.report.check import REQUIRED_FILES, check_run_folder
+
+if TYPE_CHECKING:
+    from workbench.analysis.report import GeometryReport
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.data.ratings import Ratings
+    from workbench.monitor.result import MonitorResult
+    from workbench.report.tokens import TokenView
+    from workbench.steer.results import SteeringResult
 
 __all__ = ["RunData", "load_run", "check_run_folder", "run_label", "load_run_model", "REQUIRED_FILES",
            "STEERING_FILES"]
 
-# file -> what the report draws from it (all made by `workbench analyze`)
-REQUIRED_FILES = {
-    "layers.csv": "the per-layer table and the depth figure",
-    "cka_debiased.csv": "the CKA heatmaps",
-    "cka_biased.csv": "the CKA heatmaps",
-    "valence_cosine.csv": "the valence-direction cosine figure",
-    "valence_directions.safetensors": "the token view's valence direction",
-    "emotion_vectors.safetensors": "the PCA figure",
-    "summary.json": "the headline numbers",
-}
 STEERING_FILES = ("steering_summary.json", "steering.csv")
 
 
@@ -40,58 +40,17 @@ class RunData:
 
     run_dir: Path
     manifest: dict
-    report: object  # GeometryReport
-    vectors: object  # EmotionVectors
-    ratings: object  # Ratings
-    token_view: object | None = None  # TokenView
-    steering: object | None = None  # a workbench.steer.SteeringResult, when the folder has one
-    monitor: object | None = None  # a workbench.monitor.MonitorResult (monitor.json), when the folder has one
+    report: GeometryReport
+    vectors: EmotionVectors
+    ratings: Ratings
+    token_view: TokenView | None = None
+    steering: SteeringResult | None = None  # when the folder has one
+    monitor: MonitorResult | None = None  # monitor.json, when the folder has one
     stale: dict = field(default_factory=dict)  # "tokens"/"steering" -> why the folder's one is not shown
 
     @property
     def label(self) -> dict:
         return run_label(self.manifest, self.run_dir)
-
-
-def _make(run_dir: Path) -> str:
-    return f"`workbench analyze {run_dir}` (after `workbench collect --out {run_dir}`), or `workbench run --out {run_dir}`"
-
-
-def check_run_folder(run_dir: str | Path) -> dict:
-    """The manifest of ``run_dir`` once every required file is there; else a RunFolderError naming
-    the first missing file and the command that makes it."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}`")
-    path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
-                             f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
-    manifest = read_json(path)
-    if not isinstance(manifest, dict) or ("collect" not in manifest and "imported" not in manifest):
-        raise RunFolderError(f"{path} has no 'collect' section: collect again with `workbench collect --out {run_dir}`")
-    if not manifest.get("analysis"):
-        raise RunFolderError(f"{path} has no 'analysis' section: run `workbench analyze {run_dir}` "
-                             "(an interrupted or older analysis writes none)")
-    for name, used_for in REQUIRED_FILES.items():
-        if not (run_dir / name).is_file():
-            raise RunFolderError(f"{run_dir / name} is missing (needed for {used_for}): it is made by {_make(run_dir)}")
-    _check_recorded(run_dir, manifest)
-    return manifest
-
-
-def _check_recorded(run_dir: Path, manifest: dict) -> None:
-    """Every file whose sha256 the manifest records (collect, analysis) is the file it recorded (the vectors:
-    :meth:`GeometryReport.load` checks them against the analysis' inputs)."""
-    from workbench.runfolder import check_digests, damaged
-
-    path = run_dir / "manifest.json"
-    with damaged(path, f"collect and analyze again ({_make(run_dir)})"):
-        sections = {"analysis": (manifest["analysis"].get("sha256") or {}, f"`workbench analyze {run_dir}`")}
-        if "collect" in manifest or "imported" not in manifest:  # imported vectors have no collect section
-            sections["collect"] = (manifest["collect"].get("sha256") or {}, f"`workbench collect --out {run_dir}`")
-        for digests, remake in sections.values():
-            check_digests(run_dir, digests, path, f"make it again with {remake}")
 
 
 def run_label(manifest: dict, run_dir: str | Path) -> dict:

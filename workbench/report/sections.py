@@ -8,8 +8,7 @@ and in place, so nothing is left out silently. Adding a section is one line in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from workbench.report.section import Section
 from workbench.report.tables import (
     esc,
     headline_html,
@@ -19,21 +18,12 @@ from workbench.report.tables import (
     manifest_html,
 )
 from workbench.report.watch_sections import battery_section, lens_section
+from workbench.values import format_interval
 
 __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_section", "cka_section",
            "cosine_section", "token_section", "monitor_section", "steering_section", "layers_section", "manifest_section"]
 
 MAX_STEERING_ROWS = 200
-
-
-@dataclass(frozen=True)
-class Section:
-    key: str  # anchor and figure-id prefix
-    title: str
-    html: str = ""  # text and tables, shown before the figures
-    figures: tuple = ()  # plotly Figures
-    absent: str | None = None  # an optional section that is not there: what is missing and how to make it
-    after: str = ""  # text and tables shown after the figures
 
 
 def _p(text: str) -> str:
@@ -147,9 +137,7 @@ def monitor_section(data) -> Section:
 
 
 def _rho(stat) -> str:
-    if not stat or stat.get("rho") is None:
-        return "n/a"
-    return f"{stat['rho']:+.2f} [{stat['ci_low']:+.2f}, {stat['ci_high']:+.2f}]"
+    return format_interval(stat)
 
 
 def _empties(summary) -> str:

@@ -9,6 +9,8 @@ import html
 import json
 import math
 
+from workbench.values import format_number
+
 __all__ = ["esc", "num", "html_table", "headline_html", "headline_sentence", "layers_html", "manifest_html",
            "key_values_html", "Raw"]
 
@@ -22,10 +24,7 @@ def esc(x) -> str:
 
 
 def num(x, digits: int = 2, kind: str = "f") -> str:
-    if x is None or isinstance(x, bool):
-        return "n/a" if x is None else str(x)
-    x = float(x)
-    return "n/a" if math.isnan(x) else format(x, f".{digits}{kind}")
+    return format_number(x, f".{digits}{kind}")
 
 
 def html_table(header, rows, cls: str = "") -> str:

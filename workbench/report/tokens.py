@@ -10,8 +10,10 @@ emotion story" and the sign follows valence. The leading BOS token is not shown.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +21,10 @@ import torch
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
 from workbench.runfolder import damaged, run_lock, stamp
+
+if TYPE_CHECKING:
+    from workbench.data.ratings import Ratings
+    from workbench.models.adapter import ModelAdapter
 
 __all__ = ["TokenText", "TokenView", "token_projections", "make_token_view", "example_texts", "story_text",
            "TOKEN_VIEW_FILE"]
@@ -107,15 +113,15 @@ def _pieces(tokenizer, text: str, ids: list[int], offsets) -> list[str]:
 
 def _block_output(model, ids: list[int], layer: int) -> torch.Tensor:
     """``resid_post`` of block ``layer`` for one unpadded sequence: float64 ``[seq, d_model]``."""
-    held = {}
+    held: dict[str, torch.Tensor] = {}
     model.run_blocks(torch.tensor([ids], device=model.device), torch.ones(1, len(ids), dtype=torch.long,
                                                                           device=model.device),
                      lambda _layer, h: held.__setitem__("h", h[0].detach().double().cpu()), layers=[layer])
     return held["h"]
 
 
-def token_projections(model, texts, direction, layer: int, centre=None, max_tokens: int = 192,
-                      labels=None) -> list[TokenText]:
+def token_projections(model: ModelAdapter, texts: Sequence[str], direction, layer: int, centre=None,
+                      max_tokens: int = 192, labels: Sequence[str] | None = None) -> list[TokenText]:
     """Project every token of each of ``texts`` on ``direction`` at block ``layer`` of ``model``.
 
     ``direction``: ``[d_model]`` (normalised here); ``centre``: ``[d_model]`` subtracted first
@@ -198,8 +204,9 @@ def example_texts(run_dir, emotions, ratings, neutral_texts=None) -> list[tuple[
     return out
 
 
-def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutral_texts=None,
-                    max_tokens: int = 192, ratings=None) -> TokenView:
+def make_token_view(model: ModelAdapter, run_dir: str | Path, texts: Sequence[str] | None = None,
+                    layer: int | None = None, neutral_texts: Sequence[str] | None = None,
+                    max_tokens: int = 192, ratings: Ratings | None = None) -> TokenView:
     """The token view of an analysed run folder with its ``model`` (already loaded).
 
     ``layer``: default the peak PC1-valence layer; ``texts``: default :func:`example_texts`
@@ -208,7 +215,7 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
     from workbench.analysis.report import GeometryReport
     from workbench.analysis.vectors import EmotionVectors
     from workbench.data.ratings import load_ratings
-    from workbench.report.folder import check_run_folder
+    from workbench.report.check import check_run_folder
 
     run_dir = Path(run_dir)
     manifest = check_run_folder(run_dir)
@@ -234,9 +241,9 @@ def make_token_view(model, run_dir, texts=None, layer: int | None = None, neutra
         chosen = example_texts(run_dir, report.emotions, ratings or load_ratings(), neutral_texts)
     else:
         chosen = [(f"text {i + 1}", t, {"kind": "given"}) for i, t in enumerate(texts)]
-    made = token_projections(model, [t for _, t, _ in chosen], off.directions[j], layer, centre, max_tokens,
-                             labels=[label for label, _, _ in chosen])
-    made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(made, chosen))
+    projected = token_projections(model, [t for _, t, _ in chosen], off.directions[j], layer, centre, max_tokens,
+                                  labels=[label for label, _, _ in chosen])
+    made = tuple(TokenText(m.label, m.tokens, m.scores, m.n_tokens, meta) for m, (_, _, meta) in zip(projected, chosen))
     info = {"model": model.name, "direction": "valence_directions.safetensors 'directions' (ridge axis, contrast "
             "vectors, neutral projection off)", "centre": "mean of the analysed emotions' raw vectors at the layer",
             "max_tokens": max_tokens, "made_from": stamp(manifest, TOKEN_VIEW_STAGES)}

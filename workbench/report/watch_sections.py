@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workbench.report.section import Section
 from workbench.report.tables import esc, html_table, num
 
 __all__ = ["lens_section", "battery_section"]
@@ -20,7 +21,6 @@ def _tokens(pieces) -> str:
 def lens_section(data):
     from workbench.figures import own_word_figure
     from workbench.lens import LENS_FILES, LogitLens
-    from workbench.report.sections import Section
 
     if not (data.run_dir / LENS_FILES[0]).is_file():
         return Section("lens", "Logit lens", absent=(
@@ -57,7 +57,6 @@ def _range(s) -> str:
 def battery_section(data):
     from workbench.battery import BATTERY_FILES, BatteryResult
     from workbench.figures import ladder_figure
-    from workbench.report.sections import Section
 
     if not all((data.run_dir / n).is_file() for n in BATTERY_FILES):
         return Section("battery", "Battery: ladders and scenarios", absent=(
@@ -94,7 +93,7 @@ def battery_section(data):
                                      "binomial p vs chance"],
                                     rates, "layers"))
     scen = [x for x in result.rows if x["kind"] == "scenario"]
-    by = {}
+    by: dict[tuple[str, str], dict[str, dict]] = {}
     for x in scen:
         by.setdefault((x["name"], x["target"]), {})[x["reading"]] = x
     rows = [[name, target, v["user_last"]["target_rank"], v["user_last"]["top_emotions"], v["opening"]["target_rank"],

@@ -44,10 +44,10 @@ def within_prompt_rho(cube: np.ndarray, alphas) -> np.ndarray:
     go in one vectorized pass; a prompt with a missing score is computed alone.
     """
     cube = np.asarray(cube, dtype=np.float64)
-    n_samples, n_alphas = cube.shape[-2:]
+    n_samples, n_alphas = cube.shape[-2], cube.shape[-1]
     x = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (n_samples, n_alphas)).reshape(-1)
     y = cube.reshape(cube.shape[:-2] + (-1,))
-    flat = y.reshape(-1, y.shape[-1])
+    flat = y.reshape(-1, n_samples * n_alphas)
     out = np.full(len(flat), np.nan)
     complete = np.isfinite(flat).all(axis=1)
     if complete.any():

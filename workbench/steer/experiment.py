@@ -142,7 +142,7 @@ def _rows(plan: SteerPlan, gens, vader, readback, perplexity) -> list[dict]:
 
 def _alpha0_identical(gens) -> bool | None:
     """Whether every (prompt, sample) has the same continuation at alpha 0 for every direction."""
-    zero = {}
+    zero: dict[tuple[int, int], set] = {}
     for g in gens:
         if g.alpha == 0.0:
             zero.setdefault((g.prompt_index, g.sample), set()).add(g.new_ids)

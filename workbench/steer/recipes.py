@@ -94,6 +94,8 @@ def load_recipe(name_or_path: str):
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _LOADED:
         spec = importlib.util.spec_from_file_location(f"workbench_hook_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise RecipeError(f"recipe {path} cannot be imported as a Python module")
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import RunFolderError
-from workbench.io import atomic_write_bytes, file_problem, read_json
+from workbench.io import atomic_write_bytes, read_json, read_text
 from workbench.runfolder import check_digests, damaged
+from workbench.values import format_interval, format_number
 
 __all__ = ["SteeringResult", "COLUMNS", "STEER_FILES", "STEER_STAGES"]
 
@@ -53,15 +54,8 @@ def _parse(kind, text: str, where: str):
         raise RunFolderError(f"{where}: {text!r} is not a {kind.__name__}") from None
 
 
-def _number(x, spec: str) -> str:
-    return "n/a" if x is None or x != x else format(x, spec)
-
-
 def _rho_cell(stat) -> str:
-    if not stat:
-        return ""
-    return f"{_number(stat.get('rho'), '+.2f')} [{_number(stat.get('ci_low'), '+.2f')}, " \
-           f"{_number(stat.get('ci_high'), '+.2f')}]"
+    return format_interval(stat) if stat else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +69,7 @@ class SteeringResult:
     @property
     def directions(self) -> tuple[tuple[str, str], ...]:
         """``(name, kind)`` of each direction, in table order."""
-        seen = {}
+        seen: dict[str, str] = {}
         for r in self.rows:
             seen.setdefault(r["direction"], r["kind"])
         return tuple(seen.items())
@@ -91,7 +85,7 @@ class SteeringResult:
 
         s = self.summary
         head = (f"Steering {escape(str(s.get('direction')))} at layer {escape(str(s.get('layer')))}: norm "
-                f"{_number(s.get('norm'), '.1f')} ({escape(str(s.get('norm_definition')))}), "
+                f"{format_number(s.get('norm'), '.1f')} ({escape(str(s.get('norm_definition')))}), "
                 f"{s.get('n_prompts')} prompts x {s.get('n_samples')} samples, {len(self.rows)} texts; "
                 "Spearman rho within each prompt, averaged over prompts [95% CI, bootstrap over prompts]")
         cells = ["<tr><th>score</th><th>direction</th><th>controls</th><th>difference</th></tr>"]
@@ -156,13 +150,7 @@ class SteeringResult:
         with damaged(directory / "manifest.json", again):
             check_digests(directory, section.get("sha256") or {}, directory / "manifest.json", again)
         path = directory / "steering.csv"
-        problem = file_problem(path)
-        if problem:
-            raise RunFolderError(f"{path} {problem}")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise RunFolderError(f"{path}: not UTF-8 text (at byte {exc.start}); {again}") from None
+        text = read_text(path, error=RunFolderError, remake=again)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c, _ in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -61,7 +61,8 @@ def continuation_nll(model, final_hidden: torch.Tensor, targets: torch.Tensor) -
 
 
 def _batches(order, lengths, max_tokens):
-    batch, width = [], 0
+    batch: list[int] = []
+    width = 0
     for i in order:
         w = max(width, lengths[i])
         if batch and w * (len(batch) + 1) > max_tokens:
@@ -88,7 +89,7 @@ def readback_and_perplexity(model, sequences, layer: int, direction: torch.Tenso
     direction = torch.as_tensor(direction, dtype=torch.float32).flatten()
     if direction.shape != (model.d_model,):
         raise InputError(f"read-back direction has {direction.numel()} values; d_model is {model.d_model}")
-    unique = {}
+    unique: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
     keys = [unique.setdefault((tuple(p), tuple(n)), len(unique)) for p, n in sequences]
     items = list(unique)
     readback = np.full(len(items), np.nan)
@@ -107,7 +108,7 @@ def readback_and_perplexity(model, sequences, layer: int, direction: torch.Tenso
             seq = items[i][0] + items[i][1]
             ids[r, :len(seq)] = torch.tensor(seq)
             mask[r, :len(seq)] = 1
-        got = {}
+        got: dict[int, torch.Tensor] = {}
         model.run_blocks(ids.to(model.device), mask.to(model.device), got.__setitem__, layers=sorted({layer, last}))
         with torch.inference_mode():
             rows, cols = [], []
@@ -126,5 +127,5 @@ def readback_and_perplexity(model, sequences, layer: int, direction: torch.Tenso
             perplexity[i] = math.exp(float(nll[start:start + n].mean()))
             start += n
     bar.close()
-    keys = np.asarray(keys, dtype=np.int64)
-    return readback[keys], perplexity[keys]
+    index = np.asarray(keys, dtype=np.int64)
+    return readback[index], perplexity[index]

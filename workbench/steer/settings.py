@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from workbench.errors import InputError
+from workbench.errors import SettingError
+from workbench.values import check_int, parse_number_list
 
 __all__ = ["SteerSettings", "DEFAULT_ALPHAS"]
 
@@ -13,24 +14,22 @@ DEFAULT_ALPHAS = (-0.4, -0.2, 0.0, 0.2, 0.4)
 
 
 def _alphas(value) -> tuple[float, ...]:
-    from workbench.cli.options import parse_number_list
-
     if isinstance(value, str):
-        values = parse_number_list(value, "--alphas")
+        values = parse_number_list(value, "alphas")
     else:
         try:
             values = list(value)
         except TypeError:
-            raise InputError(f"--alphas: expected numbers, got {value!r}") from None
+            raise SettingError(f"alphas: expected numbers, got {value!r}", "alphas") from None
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise InputError(f"--alphas: {v!r} is not a finite number")
+            raise SettingError(f"alphas: {v!r} is not a finite number", "alphas")
         out.append(float(v))
     if len(out) < 2:
-        raise InputError(f"--alphas: a dose-response curve needs at least 2 alphas, got {out}")
+        raise SettingError(f"alphas: a dose-response curve needs at least 2 alphas, got {out}", "alphas")
     if len(set(out)) != len(out):
-        raise InputError(f"--alphas: values listed twice in {out}")
+        raise SettingError(f"alphas: values listed twice in {out}", "alphas")
     return tuple(sorted(out))
 
 
@@ -68,31 +67,27 @@ class SteerSettings:
         object.__setattr__(self, "alphas", _alphas(self.alphas))
         for name in ("layer", "samples", "seed", "random_controls", "max_new_tokens", "top_k", "batch_size",
                      "bootstrap"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InputError(f"--{name.replace('_', '-')} must be an integer, got {value!r}")
+            check_int(getattr(self, name), name)
         for name, low in (("samples", 1), ("random_controls", 0), ("max_new_tokens", 1), ("top_k", 1),
                           ("batch_size", 1), ("seed", 0)):
-            if getattr(self, name) < low:
-                raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
+            check_int(getattr(self, name), name, low)
         if self.bootstrap < 100:
-            raise InputError(f"--bootstrap must be >= 100 for a 95% interval, got {self.bootstrap}")
+            raise SettingError(f"bootstrap must be >= 100 for a 95% interval, got {self.bootstrap}", "bootstrap")
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
                 and self.temperature > 0):
-            raise InputError(f"--temperature must be a positive number, got {self.temperature!r}")
+            raise SettingError(f"temperature must be a positive number, got {self.temperature!r}", "temperature")
         from workbench.steer.steering import POSITIONS
 
         if self.positions not in POSITIONS:
-            raise InputError(f"--positions must be one of {sorted(POSITIONS)}, got {self.positions!r}")
-        if self.readback_layer is not None and (isinstance(self.readback_layer, bool)
-                                                or not isinstance(self.readback_layer, int)):
-            raise InputError(f"--readback-layer must be an integer, got {self.readback_layer!r}")
+            raise SettingError(f"positions must be one of {sorted(POSITIONS)}, got {self.positions!r}", "positions")
+        if self.readback_layer is not None:
+            check_int(self.readback_layer, "readback_layer")
         from workbench.steer.directions import NORMS
 
         if self.norm not in NORMS:
-            raise InputError(f"--norm must be one of {sorted(NORMS)}, got {self.norm!r}")
+            raise SettingError(f"norm must be one of {sorted(NORMS)}, got {self.norm!r}", "norm")
         if not self.direction.strip():
-            raise InputError("--direction is empty")
+            raise SettingError("direction is empty", "direction")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}

@@ -46,7 +46,7 @@ def residual_norm(model, texts, layer: int, max_length: int = 256) -> float:
     bos = model.tokenizer.bos_token_id
     if bos is not None:
         mask[enc["input_ids"] == bos] = 0
-    out = {}
+    out: dict[str, torch.Tensor] = {}
     model.run_blocks(enc["input_ids"].to(model.device), enc["attention_mask"].to(model.device),
                      lambda _layer, h: out.__setitem__("h", h.float()), layers=[layer])
     norms = out["h"].norm(dim=-1)
@@ -82,7 +82,7 @@ def _restrict(fn, select):
         out[:, where] = new[:, where]
         return out
 
-    hook._restricted = (fn, select)
+    hook._restricted = (fn, select)  # type: ignore[attr-defined]  # read by the recipes' tests
     return hook
 
 

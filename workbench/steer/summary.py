@@ -82,8 +82,8 @@ def _means_by_alpha(cubes, draws, alphas, ci) -> list[dict]:
 
 def _score_entry(cubes, main, controls, alphas, draws, ci) -> dict:
     d, d_reps, d_n = _rho_entry(main, cubes[main], alphas, draws, ci)
-    entry = {"direction": d, "controls": None, "difference": None,
-             "by_alpha": {"direction": _means_by_alpha([cubes[main]], draws, alphas, ci)}}
+    by_alpha = {"direction": _means_by_alpha([cubes[main]], draws, alphas, ci)}
+    entry: dict = {"direction": d, "controls": None, "difference": None, "by_alpha": by_alpha}
     if d["undefined_prompts"]:
         log.warning("steering: rho of %s is undefined for prompt(s) %s (constant or missing scores); left out",
                     main, d["undefined_prompts"])
@@ -94,7 +94,7 @@ def _score_entry(cubes, main, controls, alphas, draws, ci) -> dict:
         c_reps = np.mean([r for _, r, _ in per], axis=0)
         entry["controls"] = dict(**_stat(c_rho, c_reps, c_n, ci), n_prompts=c_n, per_control=[e for e, _, _ in per])
         entry["difference"] = _stat(d["rho"] - c_rho, d_reps - c_reps, min(d_n, c_n), ci)
-        entry["by_alpha"]["controls"] = _means_by_alpha([cubes[c] for c in controls], draws, alphas, ci)
+        by_alpha["controls"] = _means_by_alpha([cubes[c] for c in controls], draws, alphas, ci)
     return entry
 
 

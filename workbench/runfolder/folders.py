@@ -9,24 +9,23 @@
   names its holder) held for the whole command; a second writer is refused with the holder's pid
   and command. Re-entrant within one process, so library saves inside a locked command do not
   refuse their own command.
-- :func:`stamp`, :func:`damaged`, :func:`check_digests` (from :mod:`workbench.integrity`): what a
+- :func:`stamp`, :func:`damaged`, :func:`check_digests` (from :mod:`workbench.runfolder.integrity`): what a
   dependent result was made from, and the checks that a folder's files are the ones it recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
-import stat
 import sys
 import time
 from pathlib import Path
 
-from workbench.errors import InputError, RunFolderError
-from workbench.integrity import check_digests, damaged, stale_reason, stamp
+from workbench.errors import RunFolderError, SettingError
+from workbench.io import special_kind as _special
+from workbench.runfolder.integrity import check_digests, damaged, stale_reason, stamp
 
 __all__ = ["MARKER_FILE", "LOCK_FILE", "COLLECT_FILES", "RUN_FILES", "folder_kind", "claim_output_dir",
            "check_output_file", "check_not_input", "writing_into", "mark_run_folder", "run_lock", "set_command", "stamp", "stale_reason",
@@ -47,23 +46,6 @@ _COMMAND = [""]  # the command line of this process, for the lock file
 def set_command(command: str) -> None:
     """Record the command that runs in this process (written into the lock files it takes)."""
     _COMMAND[0] = command
-
-
-def _special(path: Path) -> str | None:
-    """What ``path`` is when it is neither a regular file, a folder nor absent (else None)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a symbolic link to nothing" if os.path.islink(path) else None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        raise RunFolderError(f"{path} cannot be examined ({exc.strerror})") from None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
-    return kind
 
 
 def folder_kind(path: str | Path) -> str | None:
@@ -116,7 +98,7 @@ def _listing(names: list[str], limit: int = 8) -> str:
 
 
 def claim_output_dir(path: str | Path, kind: str = "run", *, force: bool = False, writes=(),
-                     option: str = "--out", create: bool = True) -> Path:
+                     option: str = "out", create: bool = True) -> Path:
     """Make ``path`` a workbench folder of ``kind`` to write into, or refuse it before any work.
 
     ``path`` may be new, an empty folder, or a folder of the same kind; a folder with other
@@ -127,30 +109,30 @@ def claim_output_dir(path: str | Path, kind: str = "run", *, force: bool = False
     path = Path(path)
     special = _special(path)
     if special:
-        raise InputError(f"{option} {path} is {special}, not a folder")
+        raise SettingError(f"{option} {path} is {special}, not a folder", option)
     if path.exists() and not path.is_dir():
-        raise InputError(f"{option} {path} is a file, not a folder: give the folder to write into")
+        raise SettingError(f"{option} {path} is a file, not a folder: give the folder to write into", option)
     if path.is_dir():
         found = folder_kind(path)
         if found is not None and found != kind:
-            raise InputError(f"{option} {path} is a workbench folder of another kind ({found!r}, not {kind!r}): "
-                             "give another folder")
+            raise SettingError(f"{option} {path} is a workbench folder of another kind ({found!r}, not {kind!r}): "
+                             "give another folder", option)
         if found is None:
             entries = sorted(p.name for p in path.iterdir() if p.name not in _OWN)
             if entries and not force:
                 replaced = [n for n in entries if n in set(writes)]
                 what = (f"writing there would replace {_listing(replaced)}" if replaced
                         else "the workbench would add its files among them")
-                raise InputError(f"{option} {path} is a folder the workbench did not make, and it is not empty "
+                raise SettingError(f"{option} {path} is a folder the workbench did not make, and it is not empty "
                                  f"(it holds {_listing(entries)}; {what}): give a new or empty folder, or add "
-                                 "--force to write into it anyway")
+                                 "force to write into it anyway", option, "force")
     if not create:
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         _mark(path, kind)
     except OSError as exc:
-        raise InputError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+        raise SettingError(f"{option} {path}: cannot write there ({exc.strerror or exc})", option) from None
     return path
 
 
@@ -173,24 +155,24 @@ def check_output_file(path: str | Path, option: str, inputs=(), allowed: str | P
     path = Path(path)
     special = _special(path)
     if special:
-        raise InputError(f"{option} {path} is {special}, not a regular file")
+        raise SettingError(f"{option} {path} is {special}, not a regular file", option)
     if path.is_dir():
-        raise InputError(f"{option} {path} is a folder: give the path of the file to write")
+        raise SettingError(f"{option} {path} is a folder: give the path of the file to write", option)
     for label, source in inputs:
         if source is None or not Path(source).exists():
             continue
         source = Path(source)
         if same_path(path, source) or (source.is_dir() and path.resolve().is_relative_to(source.resolve())):
-            raise InputError(f"{option} {path} is {'inside ' if source.is_dir() else ''}{label} {source}, an input "
-                             "of this command: writing it would destroy the input; give another path")
+            raise SettingError(f"{option} {path} is {'inside ' if source.is_dir() else ''}{label} {source}, an input "
+                             "of this command: writing it would destroy the input; give another path", option)
     parent = path.resolve().parent
     if folder_kind(parent) is not None and not (allowed is not None and same_path(path, allowed)):
-        raise InputError(f"{option} {path} is a file of the workbench folder {parent}: writing it would damage "
-                         "that run; give a path outside run folders")
+        raise SettingError(f"{option} {path} is a file of the workbench folder {parent}: writing it would damage "
+                         "that run; give a path outside run folders", option)
     return path
 
 
-def check_not_input(outputs, inputs, option: str = "--out") -> None:
+def check_not_input(outputs, inputs, option: str = "out") -> None:
     """Refuse when an input (``(label, path)`` pairs; None skipped) is one of ``outputs`` (the files a
     command writes) or holds one of them: ``--force`` never overrides this."""
     for label, source in inputs:
@@ -200,12 +182,12 @@ def check_not_input(outputs, inputs, option: str = "--out") -> None:
             out = Path(out)
             if same_path(out, source) or (Path(source).is_dir() and out.resolve().is_relative_to(
                     Path(source).resolve())):
-                raise InputError(f"{option}: {out} would be written, but it is {label} {source}, an input of this "
-                                 "command: writing it would destroy the input; give another output path")
+                raise SettingError(f"{option}: {out} would be written, but it is {label} {source}, an input of this "
+                                 "command: writing it would destroy the input; give another output path", option)
 
 
 @contextlib.contextmanager
-def writing_into(path: str | Path, kind: str = "run", *, force: bool = False, writes=(), option: str = "--out"):
+def writing_into(path: str | Path, kind: str = "run", *, force: bool = False, writes=(), option: str = "out"):
     """Claim ``path`` (:func:`claim_output_dir`) and hold its lock for the block. A folder this call
     created is removed again when the block fails while it holds nothing but the workbench's marks."""
     path = Path(path)
