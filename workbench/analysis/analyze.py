@@ -206,7 +206,7 @@ def _baseline_rows(baselines, given, analysed) -> dict:
     return {name: np.asarray(F, dtype=np.float64)[index] for name, F in baselines.items()}
 
 
-def _topic_halves(data, rng, settings: AnalysisSettings):
+def _topic_halves(data, rng, settings: AnalysisSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """With ``split_by="topics"``: each story's emotion and topic index and the random topic halves of the
     splits (drawn after the emotion halves, so those stay what they are without it)."""
     if settings.split_by != "topics":

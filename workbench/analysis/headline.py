@@ -112,9 +112,9 @@ def make_peak(target: str, cols: dict, P, X, y, weights, splits, layers, depth, 
     fit = crossfit(scores[None], y, splits, by_topic=by_topic)
     summary = crossfit_summary(fit, L)
     fixed = settings.peak_depth is not None
-    held = "the emotions" if by_topic is None else "the emotions and of the story topics"
+    held_out = "the emotions" if by_topic is None else "the emotions and of the story topics"
     selection = (f"fixed in advance at depth {settings.peak_depth:g}" if fixed else
-                 f"cross-fit: chosen on half {held}, r on the other half, over {len(splits)} random splits "
+                 f"cross-fit: chosen on half {held_out}, r on the other half, over {len(splits)} random splits "
                  "both ways")
     j = fixed_position(depth, settings.peak_depth) if fixed else summary["position"]
     if j is None or np.isnan(cols[f"{name}_r"][j]):

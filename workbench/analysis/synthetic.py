@@ -94,6 +94,8 @@ class NuisanceData:
     def direction_r(self, axes: np.ndarray) -> np.ndarray:
         """The population r with valence of the scores on ``axes`` ``[L, d]`` (one direction per layer,
         signed): ``a' cov(x, v) / sqrt(a' cov(x) a)``, what a direction found in a sample gives on new emotions."""
+        if self.cov is None or self.cross is None:
+            raise ValueError("this data set was made without its population covariance")
         a = np.asarray(axes, dtype=np.float64)
         var = np.einsum("ld,lde,le->l", a, self.cov, a)
         with np.errstate(invalid="ignore", divide="ignore"):

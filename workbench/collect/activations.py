@@ -118,12 +118,12 @@ class StoryActivations:
         if idx.dtype == torch.bool:
             idx = torch.nonzero(idx).flatten()
         rows = idx.tolist()
-        mapped = self.means_file is not None and self.means_file.serves(self.means)
-        if mapped and rows and rows == list(range(rows[0], rows[-1] + 1)):
+        mf = self.means_file
+        if mf is not None and mf.serves(self.means) and rows and rows == list(range(rows[0], rows[-1] + 1)):
             a, b = rows[0], rows[-1] + 1  # a range of a memory-mapped run: views, nothing read
             return StoryActivations(self.means[a:b], self.n_tokens[a:b], self.layers, self.meta[a:b], self.spec,
                                     self.params, self.info, None if self.token_norms is None else self.token_norms[a:b],
-                                    self.means_file.view(a, b))
+                                    mf.view(a, b))
         return StoryActivations(self.means[idx], self.n_tokens[idx], self.layers,
                                 tuple(self.meta[i] for i in rows), self.spec, self.params, self.info,
                                 None if self.token_norms is None else self.token_norms[idx])

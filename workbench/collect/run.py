@@ -267,6 +267,8 @@ def collect(model: ModelAdapter, texts: Corpus | Sequence[str | list[dict]], *,
         from workbench.collect.shards import save_shard
 
         info["shard"] = list(shard)
+        if out is None:
+            raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
         sink.close()
         shard_acts = save_shard(out, sink.path, tuple(meta), spec, params, info, layer_ids, shard, batches, short)
         shutil.rmtree(out / _PARTIAL, ignore_errors=True)

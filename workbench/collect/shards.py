@@ -62,8 +62,6 @@ def save_shard(out: Path, data_file: Path, meta, spec: dict, params: dict, info:
     ``shard.safetensors``, then ``shard.json`` records the plan. Returns the shard's texts, memory-mapped."""
     from workbench.collect.activations import StoryActivations
 
-    if out is None:
-        raise InputError("a sharded collect needs a run folder (out=...) to write its partial run to")
     i, n = shard
     plan = {"model": spec, "layers": list(layers), "batches_sha256": _batches_sha256(batches),
             **{k: params[k] for k in PLAN_FIELDS if k in params}}
