@@ -270,21 +270,25 @@ def _with_topics(acts: StoryActivations, topic_of) -> StoryActivations:
 
 
 def test_topic_held_out_splits_match_a_naive_computation():
-    ratings = make_ratings(24, seed=8)
+    ratings = make_ratings(60, seed=8)
     acts, neutral = make_acts(ratings, n_layers=3, d_model=20, stories=4, valence_signal=1.5, seed=9)
-    acts = _with_topics(acts, lambda i, m: f"t{(i * 7) % 5}")  # 5 topics, spread unevenly over the emotions
+    # each emotion's stories on 2 of 6 topics: with halves of 3 topics, some emotions have no story in a half
+    acts = _with_topics(acts, lambda i, m: f"t{((i // 4) * 5 + (i % 4) // 2) % 6}")
     vec = emotion_vectors(acts, neutral)
     report = analyze(vec, ratings, acts, bootstrap=30, permutations=30, seed=3, splits=10, split_by="topics",
                      progress=False)
     v = np.asarray(ratings.valence)
-    n, L = 24, 3
-    rng = rng_streams(3)["split"]
+    n, L = 60, 3
+    streams = rng_streams(3)
+    draws = bootstrap_draws(streams["bootstrap"], 30, n, None)
+    rng = streams["split"]
     splits = emotion_splits(rng, n, 10)
     topics = sorted({m["topic"] for m in acts.meta})
     halves = topic_splits(rng, len(topics), 10)
     story_topic = np.array([topics.index(m["topic"]) for m in acts.meta])
     story_emotion = np.array([vec.emotions.index(m["emotion"]) for m in acts.meta])
     raw = acts.means.double().numpy()  # [stories, L, d]
+    absent = 0
     for cond, kind in zip(report.conditions, ("contrast", "projected")):
         X = to_numpy(vec.kind(kind))
         centre = vec.raw.double().numpy().mean(axis=1)
@@ -292,26 +296,53 @@ def test_topic_held_out_splits_match_a_naive_computation():
         for layer in range(L):
             scores, ax, _ = naive_pc(X[layer], 1)
             axes.append(ax[0] * np.sign(st.pearsonr(scores[:, 0], v).statistic))
-        held, chosen = [], []
-        for mask, topic0 in zip(splits, halves):
-            def read(emotions, topic_half, topic0=topic0, axes=axes, centre=centre):
-                """Each emotion's mean score over its stories of that topic half (absent: none)."""
-                out = {}
-                for e in np.flatnonzero(emotions):
-                    own = (story_emotion == e) & (topic0[story_topic] == topic_half)
+        tables = []  # per split: {topic half: {emotion: [score per layer]}} over the emotions with a story there
+        for topic0 in halves:
+            table = {}
+            for half in (True, False):
+                table[half] = {}
+                for e in range(n):
+                    own = (story_emotion == e) & (topic0[story_topic] == half)
                     if own.any():
-                        out[e] = [float(np.mean((raw[own, layer] - centre[layer]) @ axes[layer])) for layer in range(L)]
-                return out
-            a, b = read(mask, True), read(~mask, False)
-            for sel, est in ((a, b), (b, a)):
-                r_sel = [st.pearsonr([s[layer] for s in sel.values()], v[list(sel)]).statistic for layer in range(L)]
-                j = int(np.argmax(np.abs(r_sel)))
-                chosen.append(j)
-                held.append(np.sign(r_sel[j]) * st.pearsonr([s[j] for s in est.values()], v[list(est)]).statistic)
-        assert cond.peak.r == pytest.approx(np.mean(held), abs=1e-9)
+                        table[half][e] = [float(np.mean((raw[own, layer] - centre[layer]) @ axes[layer]))
+                                          for layer in range(L)]
+            tables.append(table)
+            absent += 2 * n - len(table[True]) - len(table[False])
+
+        def r(table, emotions, layer):
+            return np.corrcoef([table[e][layer] for e in emotions], v[emotions])[0, 1]
+
+        def crossfit(drawn, tables=tables):
+            """(held-out r, the full-sample r of what was chosen) over every split, both ways."""
+            held, target, chosen = [], [], []
+            for mask, table in zip(splits, tables):
+                # emotions of half A through topic half 0 choose, B through topic half 1 is scored; and swapped
+                for side, sel_half, est_half in ((True, True, False), (False, False, True)):
+                    sel = [e for e in drawn if mask[e] == side and e in table[sel_half]]
+                    est = [e for e in drawn if mask[e] != side and e in table[est_half]]
+                    r_sel = np.array([r(table[sel_half], sel, layer) for layer in range(L)])
+                    if np.isnan(r_sel).all():  # no r on the choosing side (too few distinct emotions drawn)
+                        continue
+                    j = int(np.nanargmax(np.abs(r_sel)))
+                    chosen.append(j)
+                    h = np.sign(r_sel[j]) * r(table[est_half], est, j)
+                    held.append(h)
+                    target.append(np.nan if np.isnan(h) else np.sign(r_sel[j]) * r(table[est_half], list(table[est_half]), j))
+            return np.nanmean(held), np.nanmean(target), chosen
+
+        estimate, _, chosen = crossfit(list(range(n)))
+        assert cond.peak.r == pytest.approx(estimate, abs=1e-9)
         assert cond.peak.layer == int(np.argmax(np.bincount(chosen, minlength=L)))
         assert "story topics" in cond.peak.selection
-        assert cond.peak.ci_low < cond.peak.r < cond.peak.ci_high
+        errors = []
+        with np.errstate(invalid="ignore"):  # a side with one distinct emotion has no r: left out, as the code does
+            for drawn in draws.emotions:
+                held, target, _ = crossfit(list(drawn))
+                errors.append(math.atanh(held) - math.atanh(target))
+        half = st.norm.ppf(0.975) * statistics.stdev(errors)
+        assert cond.peak.ci_low == pytest.approx(math.tanh(math.atanh(estimate) - half), abs=1e-9)
+        assert cond.peak.ci_high == pytest.approx(math.tanh(math.atanh(estimate) + half), abs=1e-9)
+    assert absent > 0  # the path of an emotion without a story in its half was taken
 
 
 def test_topic_held_out_splits_need_topics_and_stories():

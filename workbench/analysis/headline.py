@@ -108,7 +108,7 @@ def make_peak(target: str, cols: dict, P, X, y, weights, splits, layers, depth, 
     explained = P.explained[:, pc]
     scores = np.where((explained < 1e-10)[:, None], 0.0, scores)  # no variance: no r, never chosen
     if by_topic is not None:
-        by_topic = np.where((explained < 1e-10)[None, None, :, None], 0.0, by_topic)
+        by_topic = np.where((explained < 1e-10)[None, None, :, None] & np.isfinite(by_topic), 0.0, by_topic)
     fit = crossfit(scores[None], y, splits, by_topic=by_topic)
     summary = crossfit_summary(fit, L)
     fixed = settings.peak_depth is not None

@@ -102,25 +102,25 @@ def topic_scores(unit_scores: np.ndarray, unit_emotion: np.ndarray, unit_topic: 
     scores ``[U, L]`` (their emotion ``[U]`` and topic ``[U]`` indices) and the topic ``halves`` ``[S, T]``;
     NaN where an emotion has no story of that half."""
     unit_scores = np.asarray(unit_scores, dtype=np.float64)
-    in0 = halves[:, unit_topic]  # [S, U]
-    onehot = np.zeros((len(unit_emotion), n))
-    onehot[np.arange(len(unit_emotion)), unit_emotion] = 1.0
-    out = []
-    for side in (in0, ~in0):
-        w = side[:, :, None] * onehot[None]  # [S, U, n]
-        count = w.sum(axis=1)  # [S, n]
-        total = np.einsum("sun,ul->sln", w, unit_scores)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.where(count[:, None, :] > 0, total / count[:, None, :], np.nan))
-    return np.stack(out, axis=1)
+    S, L = len(halves), unit_scores.shape[1]
+    out = np.full((S, 2, L, n), np.nan)
+    for s, topic0 in enumerate(halves):
+        in0 = topic0[unit_topic]
+        for side, members in enumerate((in0, ~in0)):
+            count = np.bincount(unit_emotion[members], minlength=n)
+            total = np.zeros((n, L))
+            np.add.at(total, unit_emotion[members], unit_scores[members])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[s, side] = np.where(count[None, :] > 0, total.T / count[None, :], np.nan)
+    return out
 
 
 def _split_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """:func:`weighted_r` with one score matrix per split, ``x`` ``[S, L, n]`` (NaN: the emotion is left
     out of that split), weights ``w`` ``[R, S, n]``: ``[R, S, L]``."""
-    present = np.isfinite(x)  # [S, L, n]; an emotion is present at every layer or at none
-    w = w * present[None, :, 0, :]
-    x = np.where(present, x, 0.0)
+    present = np.isfinite(x).all(axis=1)  # [S, n]: an emotion without a story of that half is NaN at every layer
+    w = w * present[None]
+    x = np.where(present[:, None, :], x, 0.0)
     sw = w.sum(axis=-1)[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
         mx = np.einsum("rsn,sln->rsl", w, x) / sw
@@ -210,6 +210,7 @@ def selection_interval(scores: np.ndarray, y: np.ndarray, splits: np.ndarray, we
             fit = crossfit(np.broadcast_to(scores, (w.shape[0],) + scores.shape), y, splits, w, by_topic)
             picked = np.take_along_axis(truth[None], np.maximum(fit.chosen, 0)[..., None], axis=-1)[..., 0]
             target = np.where(fit.chosen >= 0, picked, np.nan) * fit.sign
+            target = np.where(np.isfinite(fit.heldout), target, np.nan)  # the splits the estimate averages
             errors.append(_z(np.nanmean(fit.heldout, axis=1)) - _z(np.nanmean(target, axis=1)))
         err = np.concatenate(errors)
         err = err[np.isfinite(err)]

@@ -27,7 +27,8 @@ class AnalysisSettings:
     bootstrap_scheme: str = field(default="emotions", metadata={
         "help": "what the bootstrap resamples: 'emotions' (each keeping its stories; calibrated, see "
                 "docs/statistics.md) or 'hierarchical' (emotions, then stories within them: counts story "
-                "variance twice, intervals too wide; kept for comparison)"})
+                "variance twice, intervals too wide; kept for comparison; the headline's selection-aware interval "
+                "resamples emotions in both)"})
     splits: int = field(default=50, metadata={
         "help": "random halves of the emotions for the cross-fitted choice of the peak layer"})
     split_by: str = field(default="emotions", metadata={
