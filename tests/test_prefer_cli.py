@@ -102,3 +102,21 @@ def test_bad_activities_file(preferred, tmp_path, capsys):
     bad.write_text("pleasant | x | one\nhappy | y | two\n")
     assert main(["prefer", str(preferred[0]), "--layer", "1", "--activities", str(bad)]) == 2
     assert "group 'happy' is not one of" in capsys.readouterr().err
+
+
+def test_report_section_and_figures(preferred):
+    from workbench.figures import elo_bars_figure, elo_valence_figure, preference_shift_figure
+    from workbench.report.folder import load_run
+    from workbench.report.prefer_section import prefer_section
+
+    run, _ = preferred
+    s = PreferenceResult.load(run).summary
+    bars = elo_bars_figure(s)
+    assert sum(len(t.x) for t in bars.data) == 6
+    scatter = elo_valence_figure(s)
+    assert f"r = {s['elo_valence']['r']:.2f}" in scatter.layout.title.text
+    shift = preference_shift_figure(s)
+    assert {t.name for t in shift.data} >= {"valence", "calm", "random controls (range)"}
+    section = prefer_section(load_run(run))
+    assert section.absent is None and len(section.figures) == 3
+    assert "ablate valence L1" in section.html

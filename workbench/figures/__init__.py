@@ -16,12 +16,15 @@ _EXPORTS = {
     "ladder_figure": "workbench.figures.lens",
     "own_word_figure": "workbench.figures.lens",
     "pca_figure": "workbench.figures.pca",
+    "elo_bars_figure": "workbench.figures.prefer",
+    "elo_valence_figure": "workbench.figures.prefer",
+    "preference_shift_figure": "workbench.figures.prefer",
     "dose_response_figure": "workbench.figures.steering",
     "token_figure": "workbench.figures.tokens",
 }
 
 __all__ = ["pca_figure", "depth_figure", "cka_figure", "cka_null_levels", "cosine_figure", "token_figure",
            "dose_response_figure", "monitor_heatmap", "monitor_lines",
-           "own_word_figure", "ladder_figure"]
+           "own_word_figure", "ladder_figure", "elo_bars_figure", "elo_valence_figure", "preference_shift_figure"]
 
 lazy_package(__name__, _EXPORTS)

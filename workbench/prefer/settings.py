@@ -38,7 +38,7 @@ class PreferSettings:
     directions: str = field(default="valence,happy,afraid", metadata={
         "help": "comma-separated steered directions: 'valence', EMOTION or EMOTION_A-EMOTION_B"})
     random_controls: int = field(default=2, metadata={"help": "random unit directions steered the same way"})
-    pairs: int = field(default=200, metadata={
+    pairs: int = field(default=120, metadata={
         "help": "unordered pairs of activities per tournament, each asked in both orders (0: every pair); a "
                 "balanced design: every activity is in about the same number of pairs"})
     positions: str = field(default="all", metadata={

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workbench.report.prefer_section import prefer_section
 from workbench.report.tables import (
     esc,
     headline_html,
@@ -201,4 +202,5 @@ def manifest_section(data) -> Section:
 
 
 SECTIONS = [headline_section, depth_section, pca_section, cka_section, cosine_section, token_section,
-            monitor_section, steering_section, lens_section, battery_section, layers_section, manifest_section]
+            monitor_section, steering_section, prefer_section, lens_section, battery_section, layers_section,
+            manifest_section]
