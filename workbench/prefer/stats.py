@@ -31,15 +31,16 @@ def pair_design(n_items: int, n_pairs: int, seed: int) -> list[tuple[int, int]]:
     rng = np.random.default_rng(seed)
     chosen: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
-    for _ in range(100 * n_pairs):
+    for _ in range(1000 * n_pairs):  # a round that repeats a pair is drawn again, so rounds stay balanced
         order = rng.permutation(n_items)
-        for a, b in zip(order[0::2], order[1::2]):
-            pair = (int(min(a, b)), int(max(a, b)))
-            if pair not in seen:
-                seen.add(pair)
-                chosen.append(pair)
-                if len(chosen) == n_pairs:
-                    return sorted(chosen)
+        round_ = [(int(min(a, b)), int(max(a, b))) for a, b in zip(order[0::2], order[1::2])]
+        if any(p in seen for p in round_):
+            continue
+        for pair in round_[:n_pairs - len(chosen)]:
+            seen.add(pair)
+            chosen.append(pair)
+        if len(chosen) == n_pairs:
+            return sorted(chosen)
     raise InputError(f"could not draw {n_pairs} distinct pairs of {n_items} items")  # pragma: no cover
 
 
