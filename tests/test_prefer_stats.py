@@ -65,3 +65,20 @@ def test_elo_valence_finds_a_planted_r_and_is_calibrated_under_the_null():
         covers += got["ci_low"] <= 0 <= got["ci_high"]
     assert 2 <= rejects <= 20, rejects  # binomial(200, 0.05): 10 expected
     assert covers >= 180, covers
+
+
+def test_summary_of_planted_gaps():
+    from prefer_support import planted_result
+
+    s = planted_result(push=0.5).summary
+    shifts = {c["name"]: c for c in s["conditions"]}
+    # pleasant strengths + 0.5 in logits = + 0.5 x 400/ln 10 Elo for each pleasant activity; the unpleasant
+    # ones lose a share of the mean shift (mean Elo 1000): the gap grows by 0.5 x ELO_SCALE
+    assert shifts["valence +1"]["shift"] == pytest.approx(0.5 * ELO_SCALE, rel=0.05)
+    assert shifts["valence -1"]["shift"] == pytest.approx(-0.5 * ELO_SCALE, rel=0.05)
+    assert shifts["valence +1"]["ci_low"] > 0 > shifts["valence -1"]["ci_high"]
+    assert abs(shifts["random0 +1"]["shift"]) < 10 and shifts["random0 +1"]["ci_low"] < 0 < shifts["random0 +1"]["ci_high"]
+    assert s["elo_valence"]["r"] > 0.95 and s["elo_valence"]["p_perm"] < 0.05
+    assert s["position_bias"]["unsteered"]["p_answer_a"] > 0.6  # the planted pull of 0.7 to A
+    across = s["across_directions"]
+    assert across["n"] == 2 and across["directions"][0]["shift_per_alpha"] == pytest.approx(0.5 * ELO_SCALE, rel=0.05)

@@ -126,15 +126,15 @@ def summarize(plan, ordered, gaps, projections, perplexity, info) -> PreferenceR
     """The statistics of :mod:`workbench.prefer.stats` over every tournament of ``plan``."""
     from workbench.analysis.stats import pearson
     from workbench.prefer.bt import bootstrap_pairs, fit_bradley_terry, wins_matrix
-    from workbench.prefer.stats import elo_valence, group_gap, interval, position_bias, unordered
+    from workbench.prefer.stats import elo_valence, group_gap, interval, order_free, position_bias
 
     s, acts = plan.settings, plan.activities
     n = len(acts)
     names = list(gaps)
     qs, elos = [], []
     for name in names:
-        i, j, p1, p2 = unordered(ordered, gaps[name])
-        qs.append((p1 + p2) / 2)
+        i, j, q = order_free(ordered, gaps[name])
+        qs.append(q)
         elos.append(fit_bradley_terry(wins_matrix(i, j, qs[-1], n)).elo)
     boot = bootstrap_pairs(i, j, qs[0], n, s.bootstrap, s.seed, extra=qs[1:])
     groups = np.array(acts.groups)

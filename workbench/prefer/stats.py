@@ -2,8 +2,10 @@
 
 A tournament is one ``gap`` (logit(A) - logit(B)) per ordered pair ``(first, second)``. For the unordered
 pair {i, j} (i < j), ``P(i | i first) = sigmoid(gap(i, j))`` and ``P(i | i second) = 1 - sigmoid(gap(j, i))``;
-their mean ``q_ij`` is the order-free preference (a constant pull towards A or B cancels at first
-order). Bradley-Terry is fitted to the ``q`` (:mod:`workbench.prefer.bt`).
+the order-free preference is ``q_ij = sigmoid((gap(i, j) - gap(j, i)) / 2)``, the mean of the two
+orders in logit space, so a constant pull towards A (or B) cancels exactly (averaging the two
+probabilities instead would cancel it only at first order and shrink the strengths). Bradley-Terry
+is fitted to the ``q`` (:mod:`workbench.prefer.bt`).
 
 Intervals: the Elo of each activity, and every difference of Elos (the pleasant-minus-unpleasant gap,
 its shift under steering), from a bootstrap over the unordered pairs, the same resamples for every
@@ -19,7 +21,7 @@ import numpy as np
 from workbench.analysis.stats import pearson, pearson_p, percentile_ci, permutation_draws, permutation_p
 from workbench.errors import InputError
 
-__all__ = ["pair_design", "order_pairs", "position_bias", "group_gap", "elo_valence", "interval"]
+__all__ = ["pair_design", "order_pairs", "order_free", "position_bias", "group_gap", "elo_valence", "interval"]
 
 
 def pair_design(n_items: int, n_pairs: int, seed: int) -> list[tuple[int, int]]:
@@ -53,18 +55,28 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
-def unordered(ordered, gap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(i, j, p_first_order, p_second_order)``: per unordered pair (i < j), P(i chosen) with i shown first
-    and with i shown second. ``ordered`` lists both orders of each pair (:func:`order_pairs`)."""
+def _both_orders(ordered, gap):
     index = {pair: k for k, pair in enumerate(ordered)}
     keys = sorted({(min(a, b), max(a, b)) for a, b in ordered})
     missing = [p for p in keys if p not in index or p[::-1] not in index]
     if missing:
         raise InputError(f"pairs {missing[:3]} were asked in one order only")
     i, j = np.array(keys).T
-    g1 = np.array([gap[index[(a, b)]] for a, b in keys])
-    g2 = np.array([gap[index[(b, a)]] for a, b in keys])
+    gap = np.asarray(gap, dtype=np.float64)
+    return i, j, gap[[index[p] for p in keys]], gap[[index[p[::-1]] for p in keys]]
+
+
+def unordered(ordered, gap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, p_first_order, p_second_order)``: per unordered pair (i < j), P(i chosen) with i shown first
+    and with i shown second. ``ordered`` lists both orders of each pair (:func:`order_pairs`)."""
+    i, j, g1, g2 = _both_orders(ordered, gap)
     return i, j, _sigmoid(g1), 1.0 - _sigmoid(g2)
+
+
+def order_free(ordered, gap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, q)``: per unordered pair (i < j), ``q = sigmoid((gap(i, j) - gap(j, i)) / 2)``."""
+    i, j, g1, g2 = _both_orders(ordered, gap)
+    return i, j, _sigmoid((g1 - g2) / 2)
 
 
 def position_bias(ordered, gap) -> dict:
@@ -75,7 +87,7 @@ def position_bias(ordered, gap) -> dict:
     gap = np.asarray(gap, dtype=np.float64)
     _, _, p1, p2 = unordered(ordered, gap)
     _, _, c1, c2 = unordered(ordered, gap - gap.mean())
-    q = (p1 + p2) / 2
+    q = order_free(ordered, gap)[2]
     return {"p_answer_a": float(_sigmoid(gap).mean()), "mean_gap": float(gap.mean()),
             "flip_share_raw": float(np.mean((p1 > 0.5) != (p2 > 0.5))),
             "flip_share_centred": float(np.mean((c1 > 0.5) != (c2 > 0.5))),
