@@ -82,3 +82,12 @@ def test_summary_of_planted_gaps():
     assert s["position_bias"]["unsteered"]["p_answer_a"] > 0.6  # the planted pull of 0.7 to A
     across = s["across_directions"]
     assert across["n"] == 2 and across["directions"][0]["shift_per_alpha"] == pytest.approx(0.5 * ELO_SCALE, rel=0.05)
+
+
+def test_steered_shift_against_the_controls():
+    from prefer_support import planted_result
+
+    s = planted_result(push=0.5).summary
+    vs = next(c for c in s["conditions"] if c["name"] == "valence +1")["vs_controls"]
+    assert vs["difference"] == pytest.approx(0.5 * ELO_SCALE, rel=0.1) and vs["ci_low"] > 0
+    assert vs["outside_controls"] is True and len(vs["control_shifts"]) == 1

@@ -57,8 +57,11 @@ def headline(summary: dict) -> list[str]:
              f"{_n(summary['unsteered_group_gap']['ci_high'], '+.0f')}]"]
     for c in summary["conditions"][1:]:
         ppl = f", perplexity x{c['perplexity_ratio']:.3f}" if c.get("perplexity_ratio") is not None else ""
+        vs = c.get("vs_controls")
+        versus = (f"; minus controls {_n(vs['difference'], '+.1f')} [{_n(vs['ci_low'], '+.1f')}, "
+                  f"{_n(vs['ci_high'], '+.1f')}]" if vs else "")
         lines.append(f"  {c['name']:>28} ({c['kind']}): shift of the gap {_n(c['shift'], '+.1f')} "
-                     f"[{_n(c['ci_low'], '+.1f')}, {_n(c['ci_high'], '+.1f')}]{ppl}")
+                     f"[{_n(c['ci_low'], '+.1f')}, {_n(c['ci_high'], '+.1f')}]{versus}{ppl}")
     across = summary["across_directions"]
     lines.append(f"across {across['n']} steered directions: r(projection-Elo r, Elo shift per alpha) = "
                  f"{_n(across['r'])}")

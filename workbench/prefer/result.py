@@ -102,7 +102,32 @@ def _shifts(plan, names, gap_full, gap_boot) -> list[dict]:
         out.append({"name": name, "kind": cond.kind, "direction": cond.direction, "alpha": cond.alpha,
                     "layers": list(cond.layers), "group_gap": float(gap_full[c]),
                     "shift": float(gap_full[c] - gap_full[0]), "ci_low": low, "ci_high": high})
+    _versus_controls(plan, names, out, gap_full, gap_boot)
     return out
+
+
+def _versus_controls(plan, names, out, gap_full, gap_boot) -> None:
+    """Each steered (ablated) direction's shift minus the mean shift of the controls at the same alpha (the
+    same layers), with a paired bootstrap interval."""
+    from workbench.prefer.stats import interval
+
+    conds = {x.name: x for x in plan.conditions}
+    control_of = {"direction": "control", "ablation": "ablation-control"}
+    for c, name in enumerate(names):
+        cond = conds[name]
+        if cond.kind not in control_of:
+            continue
+        peers = [k for k, other in enumerate(names) if conds[other].kind == control_of[cond.kind]
+                 and conds[other].alpha == cond.alpha and conds[other].layers == cond.layers]
+        if not peers:
+            continue
+        diff = gap_full[c] - gap_full[peers].mean()
+        diff_b = gap_boot[c] - gap_boot[peers].mean(axis=0)
+        ok = np.isfinite(diff_b)
+        low, high = interval(diff_b[ok]) if ok.any() else (float("nan"), float("nan"))
+        shifts = [float(gap_full[k] - gap_full[0]) for k in peers]
+        out[c]["vs_controls"] = {"difference": float(diff), "ci_low": low, "ci_high": high, "control_shifts": shifts,
+                                 "outside_controls": bool(out[c]["shift"] > max(shifts) or out[c]["shift"] < min(shifts))}
 
 
 def _across(plan, shifts, projection_r) -> dict:
