@@ -120,3 +120,16 @@ def test_report_section_and_figures(preferred):
     section = prefer_section(load_run(run))
     assert section.absent is None and len(section.figures) == 3
     assert "ablate valence L1" in section.html
+
+
+def test_resummarize_from_the_files_gives_the_same_statistics(preferred):
+    from workbench.prefer.again import resummarize
+
+    run, _ = preferred
+    saved = PreferenceResult.load(run).summary
+    again = resummarize(run).summary
+    assert again["elo_valence"] == pytest.approx(saved["elo_valence"])
+    for a, b in zip(again["conditions"], saved["conditions"]):
+        assert a["shift"] == pytest.approx(b["shift"], abs=1e-9) and a["ci_low"] == pytest.approx(b["ci_low"])
+        assert a.get("perplexity") == b.get("perplexity")
+    assert [x["elo"] for x in again["activities"]] == pytest.approx([x["elo"] for x in saved["activities"]])

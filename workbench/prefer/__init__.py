@@ -15,9 +15,10 @@ _EXPORTS = {
     "prepare_prefer": "workbench.prefer.experiment",
     "run_prefer": "workbench.prefer.experiment",
     "PreferenceResult": "workbench.prefer.result",
+    "resummarize": "workbench.prefer.again",
 }
 
 __all__ = ["fit_bradley_terry", "wins_matrix", "load_activities", "PreferSettings", "prepare_prefer", "run_prefer",
-           "PreferenceResult"]
+           "PreferenceResult", "resummarize"]
 
 lazy_package(__name__, _EXPORTS)
