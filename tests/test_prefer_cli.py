@@ -133,3 +133,21 @@ def test_resummarize_from_the_files_gives_the_same_statistics(preferred):
         assert a["shift"] == pytest.approx(b["shift"], abs=1e-9) and a["ci_low"] == pytest.approx(b["ci_low"])
         assert a.get("perplexity") == b.get("perplexity")
     assert [x["elo"] for x in again["activities"]] == pytest.approx([x["elo"] for x in saved["activities"]])
+
+
+def test_orthogonal_ablation_controls_are_orthogonal_to_the_mean_residual(preferred):
+    from workbench.collect.activations import StoryActivations
+    from workbench.prefer.experiment import prepare_prefer
+    from workbench.prefer.settings import PreferSettings
+
+    run, _ = preferred
+    acts = StoryActivations.load(run)
+    for control in ("random", "orthogonal"):
+        plan = prepare_prefer(run, PreferSettings(layer=1, directions="valence", ablate=True, ablation_control=control))
+        cond = next(c for c in plan.conditions if c.name == "ablate random L1-2")
+        assert cond.layers == (1, 2)
+        for L, v in zip(cond.layers, cond.vectors):
+            m = acts.means[:, acts.layers.index(L)].double().mean(0)
+            cos = float(v.double() @ m / m.norm())
+            assert abs(float(v.norm()) - 1) < 1e-5
+            assert (abs(cos) < 1e-6) == (control == "orthogonal")

@@ -59,14 +59,28 @@ class PreferPlan:
     made_from: dict | None
 
 
-def _ablations(report, layer: int, n_layers: int, d_model: int, seed: int) -> list[Condition]:
-    from workbench.steer.directions import random_directions, valence_direction
+def _control(acts, L: int, seed: int, orthogonal: bool) -> torch.Tensor:
+    """A random unit direction at block ``L`` (``orthogonal``: orthogonal to the mean residual of the run's texts)."""
+    from workbench.steer.directions import random_directions
+
+    v = random_directions(acts.d_model, 1, seed + 1000 + L, L)[0].vector.double()
+    if orthogonal:
+        if L not in acts.layers:
+            raise InputError(f"--ablation-control orthogonal: layer {L} was not collected in this run")
+        m = acts.means[:, acts.layers.index(L)].double().mean(dim=0)
+        m = m / m.norm()
+        v = v - (v @ m) * m
+    return (v / v.norm()).float()
+
+
+def _ablations(report, acts, layer: int, seed: int, orthogonal: bool) -> list[Condition]:
+    from workbench.steer.directions import valence_direction
 
     later = [L for L in report.layers if L >= layer]
     out = []
     for name, layers in ((f"L{layer}", (layer,)), (f"L{layer}-{later[-1]}", tuple(later))):
         valence = tuple(valence_direction(report, L) for L in layers)
-        rand = tuple(random_directions(d_model, 1, seed + 1000 + L, L)[0].vector for L in layers)
+        rand = tuple(_control(acts, L, seed, orthogonal) for L in layers)
         out.append(Condition(f"ablate valence {name}", "ablation", "valence", 1.0, layers, valence,
                              "ablate_direction"))
         out.append(Condition(f"ablate random {name}", "ablation-control", "random", 1.0, layers, rand,
@@ -101,7 +115,7 @@ def prepare_prefer(run_dir: str | Path, settings: PreferSettings) -> PreferPlan:
         for a in settings.alphas:
             conditions.append(Condition(f"{d.name} {a:+g}", d.kind, d.name, a, (layer,), (d.vector,)))
     if settings.ablate:
-        conditions += _ablations(report, layer, report.n_model_layers, acts.d_model, settings.seed)
+        conditions += _ablations(report, acts, layer, settings.seed, settings.ablation_control == "orthogonal")
     made_from = stamp(read_json(run_dir / "manifest.json"), PREFER_STAGES)
     return PreferPlan(run_dir, settings, activities, steered + controls, tuple(conditions), norms, dict(acts.spec),
                       report.n_model_layers, made_from)

@@ -50,6 +50,11 @@ class PreferSettings:
     ablate: bool = field(default=False, metadata={
         "help": "also ablate the valence direction (at --layer, and at every layer from it on) beside random "
                 "directions, with the perplexity of neutral texts"})
+    ablation_control: str = field(default="random", metadata={
+        "help": "the ablation's control directions: 'random' (random unit directions) or 'orthogonal' (random "
+                "unit directions orthogonal to the layer's mean residual over the run's texts: a random "
+                "direction's component along the mean, in Gemma the massive-activation dimensions, otherwise "
+                "dominates what ablating it removes)"})
     neutral_texts: int = field(default=12, metadata={"help": "neutral texts for the ablation's perplexity"})
     bootstrap: int = field(default=500, metadata={"help": "bootstrap resamples (pairs; and activities for r)"})
     permutations: int = field(default=10000, metadata={"help": "permutations for the Elo-valence p"})
@@ -69,6 +74,8 @@ class PreferSettings:
                 raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
         if self.positions not in ("all", "assistant"):
             raise InputError(f"--positions must be 'all' or 'assistant', got {self.positions!r}")
+        if self.ablation_control not in ("random", "orthogonal"):
+            raise InputError(f"--ablation-control must be 'random' or 'orthogonal', got {self.ablation_control!r}")
         if self.format not in ("auto", "chat", "plain"):
             raise InputError(f"--format must be 'auto', 'chat' or 'plain', got {self.format!r}")
         names = [d.strip() for d in self.directions.split(",")]
