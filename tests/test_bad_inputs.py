@@ -293,6 +293,12 @@ SETUP = {
     "steer-prompts-missing": lambda ctx: analysed(ctx.tmp / "a"),
     "steer-no-token-norms": lambda ctx: analysed(ctx.tmp / "a"),  # synthetic: no token norms, like an old collect
     "steer-unknown-norm": lambda ctx: analysed(ctx.tmp / "a"),
+    "prefer-activities-missing": lambda ctx: analysed(ctx.tmp / "a"),
+    "prefer-activities-bad-group": lambda ctx: (analysed(ctx.tmp / "a"), (ctx.tmp / "acts.txt").write_text(
+        "pleasant | a | swim in a lake\nhappy | b | eat cake\n")),
+    "prefer-alpha-zero": lambda ctx: analysed(ctx.tmp / "a"),
+    "prefer-unknown-direction": lambda ctx: analysed(ctx.tmp / "a"),
+    "prefer-layer-out-of-range": lambda ctx: analysed(ctx.tmp / "a"),
     "monitor-unknown-role": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx), write_rows(
         ctx.tmp / "chat.jsonl", [{"role": "user", "content": "the day"}, {"role": "robot", "content": "x"}])),
     "monitor-layer-not-in-run": lambda ctx: (analysed(ctx.tmp / "a"), _no_model_load(ctx)),

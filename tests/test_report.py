@@ -163,8 +163,12 @@ def test_optional_sections_appear_when_their_files_exist(run, tmp_path):
     from workbench.analysis import EmotionVectors
 
     save_lens_and_battery(EmotionVectors.load(folder), folder)
+    from prefer_support import planted_result
+
+    planted_result().save(folder)
     page = write_report(folder).read_text(encoding="utf-8")
     assert 'id="absent-sections"' not in page
+    assert re.findall(r'Plotly\.newPlot\(\s*"(fig-prefer-\d)"', page) == ["fig-prefer-0", "fig-prefer-1", "fig-prefer-2"]
     assert re.findall(r'Plotly\.newPlot\(\s*"(fig-monitor-\d)"', page) == ["fig-monitor-0", "fig-monitor-1"]
     heat = _figure_json(page, "fig-monitor-0", "Plotly.newPlot")[0]
     assert heat["y"] == ["sad", "calm", "happy"]  # by valence

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bundled_files_are_the_source_trees_files():
-    for name in ("emotions.csv", "neutral_texts.jsonl", "topics.txt", "steer_prompts.txt"):
+    for name in ("emotions.csv", "neutral_texts.jsonl", "topics.txt", "steer_prompts.txt", "activities.txt"):
         assert data_path(name).read_bytes() == (ROOT / "data" / name).read_bytes()
     assert sorted(p.name for p in data_path("stories").glob("*.jsonl")) == \
         sorted(p.name for p in (ROOT / "data" / "stories").glob("*.jsonl"))

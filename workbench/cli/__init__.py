@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "lens": "workbench.cli.lens_cmd",
     "battery": "workbench.cli.lens_cmd",
     "merge": "workbench.cli.merge_cmd",
+    "prefer": "workbench.cli.prefer_cmd",
 }
 
 

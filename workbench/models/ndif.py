@@ -40,7 +40,8 @@ SERVER_MODULES = frozenset({"torch", "numpy", "transformers", "accelerate", "dif
                             "yaml", "packaging", "regex", "tqdm", "filelock", "fsspec", "typing_extensions",
                             "sympy", "jinja2", "markupsafe", "networkx", "mpmath", "zstandard"})
 # Modules whose functions run inside a trace; shipped by value (their source travels with the request).
-TRACE_MODULES = ("workbench.collect.pooling", "workbench.steer.steering", "workbench.steer.generation")
+TRACE_MODULES = ("workbench.collect.pooling", "workbench.steer.steering", "workbench.steer.spans",
+                 "workbench.steer.generation")
 
 
 class RemoteUnavailableError(WorkbenchError):

@@ -8,6 +8,7 @@ and in place, so nothing is left out silently. Adding a section is one line in
 
 from __future__ import annotations
 
+from workbench.report.prefer_section import prefer_section
 from workbench.report.section import Section
 from workbench.report.tables import (
     esc,
@@ -189,4 +190,5 @@ def manifest_section(data) -> Section:
 
 
 SECTIONS = [headline_section, depth_section, pca_section, cka_section, cosine_section, token_section,
-            monitor_section, steering_section, lens_section, battery_section, layers_section, manifest_section]
+            monitor_section, steering_section, prefer_section, lens_section, battery_section, layers_section,
+            manifest_section]

@@ -54,7 +54,7 @@ class SteerSettings:
                 "run's story tokens) or 'text-mean' (mean norm of the texts' mean resid_post, the old definition)"})
     hook: str = field(default="add_direction", metadata={"help": "recipe name in hooks/, or the path of a recipe file (./my_recipe.py). A recipe is "
                      "Python code: it runs with your rights, like any script you run"})
-    positions: str = field(default="all", metadata={"help": "'all' or 'last' (positions steered per forward pass)"})
+    positions: str = field(default="all", metadata={"help": "'all', 'last' (the last position of each forward pass) or 'generated' (only the generated tokens)"})
     readback_layer: int | None = field(default=None, metadata={
         "help": "layer of the read-back; None: the later analysed layer whose valence axis has the best "
                 "held-out r (valence_cv_r)"})
@@ -78,8 +78,9 @@ class SteerSettings:
             raise SettingError(f"temperature must be a positive number, got {self.temperature!r}", "temperature")
         from workbench.steer.steering import POSITIONS
 
-        if self.positions not in POSITIONS:
-            raise SettingError(f"positions must be one of {sorted(POSITIONS)}, got {self.positions!r}", "positions")
+        usable = [p for p in POSITIONS if p != "assistant"]  # the assistant's turn needs chat prompts
+        if self.positions not in usable:
+            raise SettingError(f"positions must be one of {usable}, got {self.positions!r}", "positions")
         if self.readback_layer is not None:
             check_int(self.readback_layer, "readback_layer")
         from workbench.steer.directions import NORMS
