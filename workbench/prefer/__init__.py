@@ -4,6 +4,8 @@ projection, under steering and ablation.
 The names below are imported on first use (:mod:`workbench._lazy`).
 """
 
+from typing import TYPE_CHECKING
+
 from workbench._lazy import lazy_package
 
 # name -> module that defines it
@@ -20,5 +22,13 @@ _EXPORTS = {
 
 __all__ = ["fit_bradley_terry", "wins_matrix", "load_activities", "PreferSettings", "prepare_prefer", "run_prefer",
            "PreferenceResult", "resummarize"]
+
+if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+    from workbench.prefer.activities import load_activities
+    from workbench.prefer.again import resummarize
+    from workbench.prefer.bt import fit_bradley_terry, wins_matrix
+    from workbench.prefer.experiment import prepare_prefer, run_prefer
+    from workbench.prefer.result import PreferenceResult
+    from workbench.prefer.settings import PreferSettings
 
 lazy_package(__name__, _EXPORTS)

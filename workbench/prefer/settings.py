@@ -13,7 +13,7 @@ DEFAULT_ALPHAS = (-0.4, 0.4)
 
 
 def _alphas(value) -> tuple[float, ...]:
-    from workbench.cli.options import parse_number_list
+    from workbench.values import parse_number_list
 
     values = parse_number_list(value, "--alphas") if isinstance(value, str) else list(value)
     out = []

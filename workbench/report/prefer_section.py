@@ -16,7 +16,7 @@ def _ci(c, spec=".1f") -> str:
 def prefer_section(data):
     from workbench.figures import elo_bars_figure, elo_valence_figure, preference_shift_figure
     from workbench.prefer.result import PREFER_FILES, PreferenceResult
-    from workbench.report.sections import Section
+    from workbench.report.section import Section
 
     if not all((data.run_dir / name).is_file() for name in PREFER_FILES):
         return Section("prefer", "Preferences", absent=(
