@@ -179,15 +179,9 @@ def compact_tokenizer_file(folder: Path) -> Path:
             isinstance(m, str) or (isinstance(m, list) and len(m) == 2 and " " not in m[0] + m[1]) for m in merges):
         return source
     model["merges"] = [m if isinstance(m, str) else f"{m[0]} {m[1]}" for m in merges]
-    fd, tmp = tempfile.mkstemp(prefix=".tokenizer-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    from workbench.io import atomic_write_text
+
+    return atomic_write_text(target, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 def fast_tokenizer(folder: Path):
