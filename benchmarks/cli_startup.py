@@ -22,6 +22,10 @@ CLI = "import sys; from workbench.cli import main; sys.exit(main())"
 
 def commands(tmp: Path) -> dict[str, list[str]]:
     (tmp / "bad.jsonl").write_text('{"emotion": "calm", "topic": "a", "stories": ["x"]}\n[oops]\n')
+    # the manifest of an analysed run of an 18-block model (all a layer check reads; no tensors)
+    (tmp / "run").mkdir()
+    (tmp / "run" / "manifest.json").write_text(json.dumps({
+        "format_version": 1, "collect": {}, "analysis": {"n_model_layers": 18, "layers": list(range(18))}}))
     return {
         "python -c pass": ["-c", "pass"],
         "import workbench": ["-c", "import workbench"],
@@ -32,6 +36,8 @@ def commands(tmp: Path) -> dict[str, list[str]]:
         "error: unknown emotion (generate)": ["-c", CLI, "generate", "--model", "gemma-3-270m", "--out", "s.jsonl",
                                               "--emotions", "calm,glad"],
         "error: bad alphas (steer)": ["-c", CLI, "steer", "run", "--layer", "1", "--alphas=-0.2,x,0.2"],
+        "error: layer out of range (steer)": ["-c", CLI, "steer", "run", "--layer", "99"],
+        "error: missing run folder (analyze)": ["-c", CLI, "analyze", "missing"],
     }
 
 

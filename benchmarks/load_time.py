@@ -5,8 +5,11 @@ the model once and reports its phases (wall and CPU): ``load_model`` split into 
 transformers (``workbench.models.stack``), the tokenizer and the rest (weights, adapter); what is
 left of the process's CPU is interpreter start and exit. Prints one JSON line per run, the medians,
 and the 1-minute load average before and after. ``--floor`` adds new interpreters that only import
-torch, or torch and transformers (with the collector on, and as ``load_model`` imports them). ``--importtime`` adds one run under ``python -X importtime`` and prints the
-share of import time by top-level package (self time), i.e. where the import phases go.
+torch, or torch and transformers (with the collector on, and as ``load_model`` imports them), and one that
+also imports the model's modeling module and parses its tokenizer with ``tokenizers`` (no workbench code
+beyond the import of the stack): the floor of any load through transformers and tokenizers.
+``--importtime`` adds one run under ``python -X importtime`` and prints the share of import time by
+top-level package (self time), i.e. where the import phases go.
 """
 
 from __future__ import annotations
@@ -66,6 +69,15 @@ FLOOR = {
         "from workbench.models.stack import import_model_stack; import_model_stack()"),
 }
 
+# the floor of any load through transformers and tokenizers: the stack imported as load_model imports it,
+# the model's modeling module, and tokenizers parsing the converted tokenizer file (no model is built)
+DEPENDENCY_FLOOR = (
+    "import sys; from workbench.models.stack import import_model_stack; import_model_stack(); "
+    "import tokenizers; from transformers import AutoConfig, AutoModelForCausalLM; "
+    "from workbench.models.embedded import converted_dir, compact_tokenizer_file; d = converted_dir(sys.argv[1]); "
+    "AutoModelForCausalLM._model_mapping[type(AutoConfig.from_pretrained(str(d)))]; "
+    "tokenizers.Tokenizer.from_file(str(compact_tokenizer_file(d)))")
+
 
 def one_run(model: str, backend: str) -> dict:
     start = time.perf_counter()
@@ -84,9 +96,9 @@ def one_run(model: str, backend: str) -> dict:
     return result
 
 
-def floor_run(code: str) -> float:
+def floor_run(code: str, *args: str) -> float:
     """CPU seconds (user + sys) of a new interpreter running ``code``."""
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{code!r} failed")
@@ -136,6 +148,8 @@ def main() -> None:
                       "phases": median, "load_average_1min": load, "cpus": os.cpu_count()}))
     if args.floor:
         floor = {name: [floor_run(code) for _ in range(args.repeats)] for name, code in FLOOR.items()}
+        floor["the same + the model's modeling module + tokenizers parsing its tokenizer (no workbench code)"] = [
+            floor_run(DEPENDENCY_FLOOR, args.model) for _ in range(args.repeats)]
         print(json.dumps({"floor_cpu_median": {k: round(statistics.median(v), 2) for k, v in floor.items()},
                           "load_average_1min": os.getloadavg()[0]}))
     if args.importtime:

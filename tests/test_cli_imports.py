@@ -68,3 +68,32 @@ def test_the_check_sees_what_was_imported(tmp_path):
     got = run_fresh([["corpus", "check", "bad.jsonl"], ["generate", "--model", "m", "--out", "s.jsonl",
                                                          "--emotions", "glad"]], tmp_path, ("numpy", "torch"))
     assert [r["rc"] for r in got["results"]] == [2, 2] and got["heavy"] == ["numpy"]
+
+
+def test_run_folder_errors_import_no_heavy_module(tmp_path, tokenizer):
+    """A missing or unanalysed run folder and a layer the run does not have are refused from the manifest
+    alone, before torch loads (the analysed folder of a 3-block model is made by this process)."""
+    from test_steer_support import make_model_dir, make_run
+
+    make_run(tmp_path / "run", make_model_dir(tmp_path / "model", tokenizer))
+    make_run(tmp_path / "raw", tmp_path / "model", analysed=False)
+    before = {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("run", "raw")}
+    cases = [
+        (["steer", "run", "--layer", "99"], "--layer 99 is out of range: the run's model has 3 blocks (0..2)"),
+        (["steer", "run", "--layer", "1", "--readback-layer", "-9"], "--readback-layer -9 is out of range"),
+        (["steer", "raw", "--layer", "1"], "raw/manifest.json has no 'analysis' section: run `workbench analyze"),
+        (["steer", "missing", "--layer", "1"], "run folder missing does not exist"),
+        (["prefer", "run", "--layer", "7"], "--layer 7 is out of range"),
+        (["lens", "run", "--layer", "7"], "--layer 7 is out of range"),
+        (["battery", "run", "--layer", "-4"], "--layer -4 is out of range"),
+        (["monitor", "run", "--layer", "3", "--text", "the day"], "--layer 3 is out of range"),
+        (["analyze", "missing"], "activations folder missing does not exist"),
+        (["report", "missing"], "run folder missing does not exist"),
+        (["report", "raw"], "raw/manifest.json has no 'analysis' section"),
+    ]
+    got = run_fresh([argv for argv, _ in cases], tmp_path)
+    assert got["heavy"] == []
+    for (_, excerpt), r in zip(cases, got["results"]):
+        assert r["rc"] == 2 and excerpt in r["stderr"] and "Traceback" not in r["stderr"], r
+    assert not (tmp_path / "missing").exists()  # and nothing was written into the run folders
+    assert {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("run", "raw")} == before

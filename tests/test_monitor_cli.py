@@ -73,6 +73,6 @@ def test_bad_inputs_exit_2(run, tmp_path, capsys, rows, args, message):
 
 def test_layer_and_missing_input(run, capsys):
     assert main(["monitor", str(run), "--layer", "9", "--text", "the day"]) == 2
-    assert "--layer 9 is not among the run's layers (0..2)" in capsys.readouterr().err
+    assert "--layer 9 is out of range: the run's model has 3 blocks (0..2)" in capsys.readouterr().err
     assert main(["monitor", str(run), "--layer", "1"]) == 2
     assert "give --text TEXT or --transcript FILE" in capsys.readouterr().err

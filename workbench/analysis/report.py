@@ -154,25 +154,18 @@ class GeometryReport:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from workbench.analysis.persist import check_format
         from workbench.io import read_json
         from workbench.runfolder import check_digests, damaged
+        from workbench.runfolder.layers import analysis_section
 
         run_dir = Path(run_dir)
-        manifest = read_json(run_dir / "manifest.json")
-        check_format(manifest, run_dir / "manifest.json")
         again = f"run `workbench analyze {run_dir}` again"
-        section = manifest.get("analysis")
-        if not section:
-            raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
-                                 f"{run_dir}` (again; an interrupted analysis writes no section)")
+        section = analysis_section(run_dir)
         if section.get("analysis_format") != ANALYSIS_FORMAT:
             raise RunFolderError(f"{run_dir}: its analysis was saved in format "
                                  f"{section.get('analysis_format', 1)!r} (this workbench reads analysis format "
                                  f"{ANALYSIS_FORMAT}: the peak is now chosen on half the emotions); {again}")
         with damaged(run_dir / "manifest.json", again):
-            if not isinstance(section, dict):
-                raise TypeError(f"its analysis section is a {type(section).__name__}")
             _check_inputs(run_dir, section.get("inputs") or {})
             check_digests(run_dir, section.get("sha256") or {}, run_dir / "manifest.json", again)
             layers = tuple(int(x) for x in section["layers"])

@@ -99,6 +99,9 @@ def analyze_folder(run_dir, settings, ratings_path=None, neutral_variance: float
     """
     import dataclasses
 
+    from workbench.runfolder.manifest import collect_section
+
+    collect_section(run_dir)  # a missing, unfinished or older folder: refused before torch loads, no lock file left
     from workbench.analysis import analyze, emotion_vectors
     from workbench.analysis.memory import check_memory, max_stories
     from workbench.analysis.persist import save_vectors

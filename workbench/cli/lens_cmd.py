@@ -44,15 +44,24 @@ def register(subparsers) -> None:
     b.set_defaults(func=run_battery_cmd)
 
 
-def _setup(args):
-    import workbench as wb
-    from workbench.analysis.vectors import EmotionVectors
+def _check(args) -> dict:
+    """The run folder's manifest once the settings, the folder and the layer are checked (before torch loads)."""
     from workbench.errors import InputError
-    from workbench.report.folder import check_run_folder
+    from workbench.report.check import check_run_folder
+    from workbench.runfolder.layers import check_analysed_layers
 
     if args.n_random < 1:
         raise InputError(f"--n-random must be >= 1, got {args.n_random}")
     manifest = check_run_folder(args.run_dir)
+    args.layer = check_analysed_layers(args.run_dir, layer=args.layer)["layer"]
+    return manifest
+
+
+def _setup(args, manifest: dict):
+    import workbench as wb
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.errors import InputError
+
     vectors = EmotionVectors.load(args.run_dir)
     vectors.layer_index(args.layer)
     vectors.kind(args.kind)
@@ -66,9 +75,10 @@ def _setup(args):
 
 
 def run_lens(args) -> int:
+    manifest = _check(args)
     from workbench.lens import vector_logit_lens
 
-    model, vectors = _setup(args)
+    model, vectors = _setup(args, manifest)
     lens = vector_logit_lens(model, vectors, args.layer, k=args.k, kind=args.kind, n_random=args.n_random,
                              seed=args.seed)
     lens.save(args.run_dir)
@@ -84,10 +94,11 @@ def run_lens(args) -> int:
 
 
 def run_battery_cmd(args) -> int:
+    manifest = _check(args)
     from workbench.battery import load_battery, run_battery
 
     battery = load_battery(args.battery)  # checked before any model loads
-    model, vectors = _setup(args)
+    model, vectors = _setup(args, manifest)
     result = run_battery(model, vectors, args.layer, battery, kind=args.kind, n_random=args.n_random, seed=args.seed)
     result.save(args.run_dir)
     for line in headline(result.summary):

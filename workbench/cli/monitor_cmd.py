@@ -70,18 +70,20 @@ def read_transcripts(paths) -> list[list[dict]]:
 
 
 def run(args) -> int:
-    from workbench.analysis.vectors import EmotionVectors
-    from workbench.monitor import monitor
-    from workbench.report.folder import check_run_folder, load_run_model
+    from workbench.report.check import check_run_folder
+    from workbench.runfolder.layers import check_analysed_layers
 
     if not args.text and not args.transcript:
         raise InputError("give --text TEXT or --transcript FILE (at least one)")
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
     check_run_folder(args.run)
+    args.layer = check_analysed_layers(args.run, layer=args.layer)["layer"]  # before torch loads
+    from workbench.analysis.vectors import EmotionVectors
+    from workbench.monitor import monitor
+    from workbench.report.folder import load_run_model
+
     vectors = EmotionVectors.load(args.run)
-    if args.layer not in vectors.layers:
-        raise InputError(f"--layer {args.layer} is not among the run's layers ({vectors.layers[0]}..{vectors.layers[-1]})")
     emotions = "all" if args.emotions == "all" else [e.strip() for e in args.emotions.split(",") if e.strip()]
     if emotions != "all":
         unknown = [e for e in emotions if e not in vectors.emotions]

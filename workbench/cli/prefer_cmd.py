@@ -69,19 +69,21 @@ def headline(summary: dict) -> list[str]:
 
 
 def run_prefer_cmd(args) -> int:
-    import torch
-
     import workbench as wb
     from workbench.errors import InputError
     from workbench.prefer.settings import PreferSettings
+    from workbench.report.check import check_run_folder
+    from workbench.runfolder.layers import check_analysed_layers
 
     settings = dataclass_from_args(PreferSettings, args, layer=args.layer)  # bad settings fail before torch loads
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0, got {args.threads}")
-    from workbench.prefer.experiment import prepare_prefer, run_prefer
-    from workbench.report.folder import check_run_folder
+    check_run_folder(args.run_dir)  # and so do a folder that was not analysed and a layer it does not have
+    check_analysed_layers(args.run_dir, layer=settings.layer)
+    import torch
 
-    check_run_folder(args.run_dir)
+    from workbench.prefer.experiment import prepare_prefer, run_prefer
+
     plan = prepare_prefer(args.run_dir, settings)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -32,22 +32,27 @@ def register(subparsers) -> None:
 def run_report(args) -> int:
     from workbench.data.ratings import load_ratings
     from workbench.errors import InputError
-    from workbench.report import check_run_folder, load_run_model, make_token_view, write_report
+    from workbench.report.check import check_run_folder
     from workbench.runfolder import check_output_file, run_lock
 
     own = args.run_dir / "report.html"
     check_output_file(args.out or own, "--out", [("the ratings file", args.ratings)], allowed=own)
+    check_run_folder(args.run_dir, digests=False)  # a missing or unanalysed folder: refused before torch, plotly
     ratings = load_ratings(args.ratings)
     if args.max_tokens < 1:
         raise InputError(f"--max-tokens must be at least 1, got {args.max_tokens}")
     if args.tokens or args.text:
-        check_run_folder(args.run_dir)
+        from workbench.report import load_run_model, make_token_view
+
+        check_run_folder(args.run_dir)  # and every file the one recorded, before the model loads
         with run_lock(args.run_dir):  # the token view is written into the run folder
             model = load_run_model(args.run_dir)
             view = make_token_view(model, args.run_dir, texts=args.text, layer=args.token_layer,
                                    max_tokens=args.max_tokens, ratings=ratings)
             view.save(args.run_dir)
         print(f"token view: {len(view.texts)} texts at layer {view.layer} -> {args.run_dir / 'token_view.json'}")
+    from workbench.report import write_report
+
     path = write_report(args.run_dir, args.out, ratings=ratings)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -70,6 +70,9 @@ def run_steer(args) -> int:
     from workbench.steer.settings import SteerSettings
 
     settings = dataclass_from_args(SteerSettings, args, layer=args.layer)  # bad settings fail before torch loads
+    from workbench.runfolder.layers import check_analysed_layers
+
+    check_analysed_layers(args.run_dir, layer=settings.layer, readback_layer=settings.readback_layer)  # so do layers
     from workbench.runfolder import claim_output_dir, run_lock, same_path, writing_into
     from workbench.steer import prepare_steering, run_steering
     from workbench.steer.results import STEER_FILES

@@ -12,8 +12,9 @@ from safetensors.torch import load_file
 
 from workbench.collect.store import MeansFile
 from workbench.errors import RunFolderError
-from workbench.io import json_bytes, jsonl_lines, read_json, safetensors_writer, sha256_of_file, staged_writes
+from workbench.io import json_bytes, jsonl_lines, safetensors_writer, sha256_of_file, staged_writes
 from workbench.runfolder import damaged
+from workbench.runfolder.manifest import collect_section
 
 __all__ = ["StoryActivations", "FORMAT_VERSION", "write_run_folder"]
 
@@ -151,20 +152,9 @@ class StoryActivations:
     @classmethod
     def load(cls, directory: str | Path) -> StoryActivations:
         directory = Path(directory)
-        if not directory.is_dir():
-            raise RunFolderError(f"activations folder {directory} does not exist")
-        manifest = read_json(directory / MANIFEST_FILE) if (directory / MANIFEST_FILE).exists() else None
-        if manifest is None:
-            raise RunFolderError(f"{directory} has no {MANIFEST_FILE}: the collect did not finish "
-                                 f"(run `workbench collect ... --out {directory}` again to resume)")
-        if not isinstance(manifest, dict):
-            raise RunFolderError(f"{directory / MANIFEST_FILE} does not hold a JSON object; collect again")
-        if manifest.get("format_version") != FORMAT_VERSION or "collect" not in manifest:
-            raise RunFolderError(f"{directory / MANIFEST_FILE}: run folder format {manifest.get('format_version')!r}"
-                                 f"{'' if 'collect' in manifest else ' without a collect section'}; this "
-                                 f"workbench reads format {FORMAT_VERSION}: collect again with this version")
+        section = collect_section(directory)
         with damaged(directory / MANIFEST_FILE, "collect again"):
-            return cls._load(directory, manifest["collect"])
+            return cls._load(directory, section)
 
     @classmethod
     def _load(cls, directory: Path, section: dict, verify: bool = True, meta=None) -> StoryActivations:

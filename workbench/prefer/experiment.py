@@ -97,15 +97,15 @@ def prepare_prefer(run_dir: str | Path, settings: PreferSettings) -> PreferPlan:
     from workbench.io import read_json
     from workbench.prefer.activities import load_activities
     from workbench.runfolder import stamp
+    from workbench.runfolder.layers import analysed_layers, check_layer
     from workbench.steer.directions import random_directions, resolve_direction, token_norm
-    from workbench.steer.experiment import _check_layer
 
     if not isinstance(settings, PreferSettings):
         raise InputError(f"settings must be a PreferSettings, got {type(settings).__name__}")
     run_dir = Path(run_dir)
     activities = load_activities(settings.activities)
+    layer = check_layer(settings.layer, *analysed_layers(run_dir))  # from the manifest, before any tensor
     report = GeometryReport.load(run_dir)
-    layer = _check_layer(settings.layer, report.n_model_layers, "--layer", report.layers)
     vectors = EmotionVectors.load(run_dir)
     steered = tuple(resolve_direction(name, layer, report, vectors) for name in settings.direction_names)
     acts = StoryActivations.load(run_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench.errors import RunFolderError
 from workbench.io import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["MANIFEST_FILE", "FORMAT_VERSION", "read_manifest", "check_format", "update_manifest",
+__all__ = ["MANIFEST_FILE", "FORMAT_VERSION", "read_manifest", "collect_section", "check_format", "update_manifest",
            "drop_manifest_section", "versions", "json_safe", "write_json"]
 
 MANIFEST_FILE = "manifest.json"
@@ -40,6 +40,26 @@ def read_manifest(directory: str | Path) -> dict:
     manifest = read_json(path)
     check_format(manifest, path)
     return manifest
+
+
+def collect_section(directory: str | Path) -> dict:
+    """The collect section of a collect's run folder, from its manifest alone (no tensor is read); a folder
+    that is missing, unfinished or of another format is refused with the command that makes it."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RunFolderError(f"activations folder {directory} does not exist")
+    path = directory / MANIFEST_FILE
+    if not path.exists():
+        raise RunFolderError(f"{directory} has no {MANIFEST_FILE}: the collect did not finish "
+                             f"(run `workbench collect ... --out {directory}` again to resume)")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise RunFolderError(f"{path} does not hold a JSON object; collect again")
+    if manifest.get("format_version") != FORMAT_VERSION or "collect" not in manifest:
+        raise RunFolderError(f"{path}: run folder format {manifest.get('format_version')!r}"
+                             f"{'' if 'collect' in manifest else ' without a collect section'}; this "
+                             f"workbench reads format {FORMAT_VERSION}: collect again with this version")
+    return manifest["collect"]
 
 
 def update_manifest(directory: str | Path, section: str, content: dict, drop: tuple[str, ...] = ()) -> Path:

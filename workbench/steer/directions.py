@@ -18,6 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.errors import InputError, RunFolderError
+from workbench.steer.names import NORM_DEFINITIONS
 
 __all__ = ["Direction", "parse_direction", "resolve_direction", "valence_direction", "random_directions",
            "activation_norm", "token_norm", "NORMS", "default_readback_layer"]
@@ -157,11 +158,8 @@ def token_norm(acts, layer: int) -> float:
 
 
 # --norm name -> (function of (acts, layer), what it is); the definition is recorded with every steering result.
-NORMS = {
-    "token-mean": (token_norm, "mean per-token resid_post norm at the layer over the run's story tokens from "
-                               "the offset (BOS and padding excluded)"),
-    "text-mean": (activation_norm, "mean over the run's texts of the norm of their mean resid_post at the layer"),
-}
+_NORM_FUNCTIONS = {"token-mean": token_norm, "text-mean": activation_norm}
+NORMS = {name: (_NORM_FUNCTIONS[name], definition) for name, definition in NORM_DEFINITIONS.items()}
 
 
 def default_readback_layer(report, layer: int) -> int:

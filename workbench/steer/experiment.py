@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from workbench.errors import InputError, RunFolderError
+from workbench.runfolder.layers import check_analysed_layers, check_layer
 from workbench.steer.directions import (
     NORMS,
     Direction,
@@ -51,15 +52,6 @@ class SteerPlan:
         return self.directions[0]
 
 
-def _check_layer(layer: int, n_layers: int, what: str, analysed) -> int:
-    if not -n_layers <= layer < n_layers:
-        raise InputError(f"{what} {layer} is out of range: the run's model has {n_layers} blocks (0..{n_layers - 1})")
-    layer %= n_layers
-    if layer not in analysed:
-        raise InputError(f"{what} {layer} was not analysed in this run (layers {list(analysed)})")
-    return layer
-
-
 def prepare_steering(report, vectors=None, acts=None, settings: SteerSettings | None = None) -> SteerPlan:
     """Check the inputs and resolve directions, read-back and norm (no model needed).
 
@@ -87,9 +79,8 @@ def _from_run_folder(run_dir: Path, settings) -> SteerPlan:
     from workbench.analysis.vectors import EmotionVectors
     from workbench.collect.activations import StoryActivations
 
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist")
     _check_settings(settings)
+    check_analysed_layers(run_dir, layer=settings.layer, readback_layer=settings.readback_layer)  # JSON only
     report = GeometryReport.load(run_dir)
     vectors = None if settings.direction.strip() == "valence" else EmotionVectors.load(run_dir)
     return _plan(report, vectors, StoryActivations.load(run_dir), settings, run_dir)
@@ -109,11 +100,11 @@ def _plan(report, vectors, acts, settings, run_dir) -> SteerPlan:
 
     _check_settings(settings)
     n_layers = report.n_model_layers
-    layer = _check_layer(settings.layer, n_layers, "--layer", report.layers)
+    layer = check_layer(settings.layer, n_layers, report.layers, "layer")
     direction = resolve_direction(settings.direction, layer, report, vectors)
     readback = settings.readback_layer
     readback = (default_readback_layer(report, layer) if readback is None
-                else _check_layer(readback, n_layers, "--readback-layer", report.layers))
+                else check_layer(readback, n_layers, report.layers, "readback_layer"))
     prompts = load_prompts(settings.prompts)
     load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
     if acts.d_model != direction.vector.numel():

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from workbench.errors import SettingError
+from workbench.steer.names import NORM_DEFINITIONS, POSITIONS
 from workbench.values import check_int, parse_number_list
 
 __all__ = ["SteerSettings", "DEFAULT_ALPHAS"]
@@ -76,17 +77,13 @@ class SteerSettings:
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
                 and self.temperature > 0):
             raise SettingError(f"temperature must be a positive number, got {self.temperature!r}", "temperature")
-        from workbench.steer.steering import POSITIONS
-
         usable = [p for p in POSITIONS if p != "assistant"]  # the assistant's turn needs chat prompts
         if self.positions not in usable:
             raise SettingError(f"positions must be one of {usable}, got {self.positions!r}", "positions")
         if self.readback_layer is not None:
             check_int(self.readback_layer, "readback_layer")
-        from workbench.steer.directions import NORMS
-
-        if self.norm not in NORMS:
-            raise SettingError(f"norm must be one of {sorted(NORMS)}, got {self.norm!r}", "norm")
+        if self.norm not in NORM_DEFINITIONS:
+            raise SettingError(f"norm must be one of {sorted(NORM_DEFINITIONS)}, got {self.norm!r}", "norm")
         if not self.direction.strip():
             raise SettingError("direction is empty", "direction")
 

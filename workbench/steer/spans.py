@@ -27,10 +27,11 @@ from collections.abc import Callable
 import torch
 
 from workbench.errors import InputError
+from workbench.steer import names as _names
 
 __all__ = ["POSITIONS", "PositionTracker", "make_select", "assistant_start"]
 
-POSITIONS = ("all", "last", "generated", "assistant")
+POSITIONS = _names.POSITIONS
 NEEDS_START = ("assistant",)
 
 
