@@ -132,6 +132,7 @@ def _rows(design: Design, rows) -> list[dict]:
     maxstat = ("maxstat", "max-stat p of the chosen layer < 0.05", _rate(rows, "max_stat_p"))
     held_0 = ("heldout_excludes_0", "held-out r: selection-aware 95% interval excludes 0", held["excludes_0"])
     ridge_mean = ("ridge_mean", "held-out ridge r at the chosen layer", ridge)
+    numbers: list[tuple]  # (key, number, value, what is measured, accepted range or None)
     if design.signal == 0:
         numbers = [
             (*maxstat, *FALSE_POSITIVE), (*held_0, *FALSE_POSITIVE),
