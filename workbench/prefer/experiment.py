@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.errors import InputError
+from workbench.errors import InputError, SettingError
 from workbench.prefer.activities import Activities
 from workbench.prefer.settings import PreferSettings
 
@@ -67,7 +67,8 @@ def _control(acts, L: int, seed: int, orthogonal: bool) -> torch.Tensor:
     v = random_directions(acts.d_model, 1, seed + 1000 + L, L)[0].vector.double()
     if orthogonal:
         if L not in acts.layers:
-            raise InputError(f"--ablation-control orthogonal: layer {L} was not collected in this run")
+            raise SettingError(f"ablation_control orthogonal: layer {L} was not collected in this run",
+                               "ablation_control")
         m = acts.means[:, acts.layers.index(L)].double().mean(dim=0)
         m = m / m.norm()
         v = v - (v @ m) * m
@@ -105,7 +106,7 @@ def prepare_prefer(run_dir: str | Path, settings: PreferSettings) -> PreferPlan:
     run_dir = Path(run_dir)
     activities = load_activities(settings.activities)
     report = GeometryReport.load(run_dir)
-    layer = _check_layer(settings.layer, report.n_model_layers, "--layer", report.layers)
+    layer = _check_layer(settings.layer, report.n_model_layers, "layer", report.layers)
     vectors = EmotionVectors.load(run_dir)
     steered = tuple(resolve_direction(name, layer, report, vectors) for name in settings.direction_names)
     acts = StoryActivations.load(run_dir)
