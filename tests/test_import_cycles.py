@@ -148,8 +148,8 @@ def _lazy_packages() -> dict[str, tuple[ast.Module, str]]:
 
 def test_a_lazy_packages_table_is_what_type_checkers_see():
     """A lazy package's table (name -> module) is its ``if TYPE_CHECKING:`` imports, so mypy checks the
-    names the package resolves at run time; every name of its ``__all__`` is in it, and resolves to the
-    object of that module (a table passed explicitly, ``_EXPORTS``, must be the same)."""
+    names the package resolves at run time; its names are those of its ``__all__``, and each resolves to
+    the object of its module (a table passed explicitly, ``_EXPORTS``, must be the same)."""
     import importlib
 
     from workbench._lazy import type_checking_imports
@@ -164,7 +164,7 @@ def test_a_lazy_packages_table_is_what_type_checkers_see():
         assert exported is None or exported == table, module
         public = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
                       and getattr(n.targets[0], "id", None) == "__all__")
-        assert set(public) <= set(table), (module, sorted(set(public) - set(table)))
+        assert set(public) == set(table), (module, sorted(set(public) ^ set(table)))
         package = importlib.import_module(module)
         for name, source_module in table.items():
             assert getattr(package, name) is getattr(importlib.import_module(source_module), name), (module, name)
