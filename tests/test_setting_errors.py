@@ -11,7 +11,7 @@ from workbench.collect.config import CollectConfig
 from workbench.errors import InputError, SettingError
 from workbench.prefer.settings import PreferSettings
 from workbench.steer.settings import SteerSettings
-from workbench.values import check_int, is_int, parse_number_list
+from workbench.values import check_int, check_ints, is_int, parse_number_list
 
 
 def test_the_integer_check():
@@ -22,6 +22,16 @@ def test_the_integer_check():
     with pytest.raises(SettingError, match=r"^samples must be >= 1, got 0$") as err:
         check_int(0, "samples", 1)
     assert err.value.fields == ("samples",) and isinstance(err.value, InputError)
+
+
+def test_the_integer_checks_of_several_fields():
+    from types import SimpleNamespace
+
+    check_ints(SimpleNamespace(a=0, b=-5), {"a": 0, "b": None})
+    with pytest.raises(SettingError, match=r"^b must be an integer, got 1.5$"):  # before any bound
+        check_ints(SimpleNamespace(a=-1, b=1.5), {"a": 0, "b": None})
+    with pytest.raises(SettingError, match=r"^a must be >= 0, got -1$"):
+        check_ints(SimpleNamespace(a=-1, b=2), {"a": 0, "b": None})
 
 
 def test_number_lists():

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from workbench.errors import SettingError
-from workbench.values import check_int, parse_number_list
+from workbench.values import check_ints, parse_number_list
 
 __all__ = ["PreferSettings", "DEFAULT_ALPHAS"]
 
@@ -68,12 +68,8 @@ class PreferSettings:
 
     def __post_init__(self):
         object.__setattr__(self, "alphas", _alphas(self.alphas))
-        for name in ("layer", "random_controls", "pairs", "neutral_texts", "bootstrap", "permutations", "seed",
-                     "batch_size"):
-            check_int(getattr(self, name), name)
-        for name, low in (("random_controls", 0), ("pairs", 0), ("neutral_texts", 1), ("seed", 0),
-                          ("batch_size", 1), ("bootstrap", 100), ("permutations", 100)):
-            check_int(getattr(self, name), name, low)
+        check_ints(self, {"layer": None, "random_controls": 0, "pairs": 0, "neutral_texts": 1, "bootstrap": 100,
+                          "permutations": 100, "seed": 0, "batch_size": 1})
         _one_of(self.positions, "positions", ("all", "assistant"))
         _one_of(self.ablation_control, "ablation_control", ("random", "orthogonal"))
         _one_of(self.format, "format", ("auto", "chat", "plain"))
