@@ -121,4 +121,3 @@ def score_battery(states, vectors, kind: str = "contrast", n_random: int = 2000,
                "settings": {"kind": kind, "n_random": n_random, "n_sets": n_sets, "seed": seed,
                             "n_neutral_tokens": states.n_neutral_tokens, **states.info}}
     return BatteryResult(tuple(rows), json_safe(summary))  # NaN as None, for JSON
-
