@@ -106,7 +106,7 @@ def prepare_prefer(run_dir: str | Path, settings: PreferSettings) -> PreferPlan:
     run_dir = Path(run_dir)
     activities = load_activities(settings.activities)
     report = GeometryReport.load(run_dir)
-    layer = _check_layer(settings.layer, report.n_model_layers, "layer", report.layers)
+    layer = _check_layer(settings.layer, report.n_model_layers, "--layer", report.layers)
     vectors = EmotionVectors.load(run_dir)
     steered = tuple(resolve_direction(name, layer, report, vectors) for name in settings.direction_names)
     acts = StoryActivations.load(run_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.errors import InputError, RunFolderError, SettingError
+from workbench.errors import InputError, RunFolderError
 from workbench.steer.directions import (
     NORMS,
     Direction,
@@ -51,15 +51,12 @@ class SteerPlan:
         return self.directions[0]
 
 
-def _check_layer(layer: int, n_layers: int, name: str, analysed) -> int:
-    """``layer`` (negative: from the end) as a block of the model that the run analysed; else a SettingError
-    naming the settings field ``name``."""
+def _check_layer(layer: int, n_layers: int, what: str, analysed) -> int:
     if not -n_layers <= layer < n_layers:
-        raise SettingError(f"{name} {layer} is out of range: the run's model has {n_layers} blocks "
-                           f"(0..{n_layers - 1})", name)
+        raise InputError(f"{what} {layer} is out of range: the run's model has {n_layers} blocks (0..{n_layers - 1})")
     layer %= n_layers
     if layer not in analysed:
-        raise SettingError(f"{name} {layer} was not analysed in this run (layers {list(analysed)})", name)
+        raise InputError(f"{what} {layer} was not analysed in this run (layers {list(analysed)})")
     return layer
 
 
@@ -112,11 +109,11 @@ def _plan(report, vectors, acts, settings, run_dir) -> SteerPlan:
 
     _check_settings(settings)
     n_layers = report.n_model_layers
-    layer = _check_layer(settings.layer, n_layers, "layer", report.layers)
+    layer = _check_layer(settings.layer, n_layers, "--layer", report.layers)
     direction = resolve_direction(settings.direction, layer, report, vectors)
     readback = settings.readback_layer
     readback = (default_readback_layer(report, layer) if readback is None
-                else _check_layer(readback, n_layers, "readback_layer", report.layers))
+                else _check_layer(readback, n_layers, "--readback-layer", report.layers))
     prompts = load_prompts(settings.prompts)
     load_recipe(settings.hook)  # an unknown recipe fails here, before a model is loaded
     if acts.d_model != direction.vector.numel():
