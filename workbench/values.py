@@ -11,7 +11,7 @@ from typing import TypeGuard
 
 from workbench.errors import SettingError
 
-__all__ = ["is_int", "check_int", "parse_number_list", "format_number", "format_interval"]
+__all__ = ["is_int", "check_int", "check_ints", "parse_number_list", "format_number", "format_interval"]
 
 
 def is_int(value: object) -> TypeGuard[int]:
@@ -26,6 +26,16 @@ def check_int(value, name: str, low: int | None = None) -> int:
     if low is not None and value < low:
         raise SettingError(f"{name} must be >= {low}, got {value}", name)
     return value
+
+
+def check_ints(obj, bounds: dict[str, int | None]) -> None:
+    """The fields of ``obj`` that ``bounds`` names are integers (all checked before any bound), each of at
+    least its bound unless that is None; else a SettingError naming the first field that is not."""
+    for name in bounds:
+        check_int(getattr(obj, name), name)
+    for name, low in bounds.items():
+        if low is not None:
+            check_int(getattr(obj, name), name, low)
 
 
 def parse_number_list(text: str, name: str) -> list[float]:

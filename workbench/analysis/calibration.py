@@ -120,47 +120,44 @@ def _rate(rows, key, below=0.05):
     return float(np.mean([x[key] < below for x in rows]))
 
 
+FALSE_POSITIVE = ("false-positive rate", (0.03, 0.07))  # (what is measured, accepted range) of a test at 5%
+NULL_MEAN = ("mean", (-0.03, 0.03))
+COVERAGE, WIDTH = ("coverage", (0.92, 0.98)), ("width ratio", (0.0, 1.3))
+POWER, MEAN = ("power", None), ("mean", None)
+
+
 def _rows(design: Design, rows) -> list[dict]:
     held, fixed = _coverage(rows, ""), _coverage(rows, "fixed_")
-    name, sims = design.name, len(rows)
-    ridge = np.array([x["ridge"] for x in rows])
+    ridge = float(np.nanmean([x["ridge"] for x in rows]))
+    maxstat = ("maxstat", "max-stat p of the chosen layer < 0.05", _rate(rows, "max_stat_p"))
+    held_0 = ("heldout_excludes_0", "held-out r: selection-aware 95% interval excludes 0", held["excludes_0"])
+    ridge_mean = ("ridge_mean", "held-out ridge r at the chosen layer", ridge)
+    numbers: list[tuple]  # (key, number, value, what is measured, accepted range or None)
     if design.signal == 0:
-        return [
-            dict(key="maxstat", design=name, number="max-stat p of the chosen layer < 0.05", value=_rate(rows, "max_stat_p"),
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="heldout_excludes_0", design=name, number="held-out r: selection-aware 95% interval excludes 0", value=held["excludes_0"],
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="q", design=name, number="BH q of the chosen layer < 0.05", value=_rate(rows, "q"),
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="q_any", design=name, number="BH across the 8 layers: some layer's q < 0.05 (the FDR under the "
-                 "global null)", value=_rate(rows, "min_q"), kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="fixed_p", design=name, number="fixed layer: permutation p < 0.05", value=_rate(rows, "fixed_p"),
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="fixed_excludes_0", design=name, number="fixed layer: 95% interval of |r| excludes 0", value=fixed["excludes_0"],
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="fixed_best_pc_p", design=name, number="fixed layer: best-PC p < 0.05 (max over 5 PCs)", value=_rate(rows, "fixed_best_p"),
-                 kind="false-positive rate", accept=(0.03, 0.07), sims=sims),
-            dict(key="heldout_mean", design=name, number="held-out r (PC1) at the chosen layer", value=held["mean"], kind="mean",
-                 accept=(-0.03, 0.03), sims=sims),
-            dict(key="ridge_mean", design=name, number="held-out ridge r at the chosen layer", value=float(np.nanmean(ridge)),
-                 kind="mean", accept=(-0.03, 0.03), sims=sims),
+        numbers = [
+            (*maxstat, *FALSE_POSITIVE), (*held_0, *FALSE_POSITIVE),
+            ("q", "BH q of the chosen layer < 0.05", _rate(rows, "q"), *FALSE_POSITIVE),
+            ("q_any", "BH across the 8 layers: some layer's q < 0.05 (the FDR under the global null)",
+             _rate(rows, "min_q"), *FALSE_POSITIVE),
+            ("fixed_p", "fixed layer: permutation p < 0.05", _rate(rows, "fixed_p"), *FALSE_POSITIVE),
+            ("fixed_excludes_0", "fixed layer: 95% interval of |r| excludes 0", fixed["excludes_0"], *FALSE_POSITIVE),
+            ("fixed_best_pc_p", "fixed layer: best-PC p < 0.05 (max over 5 PCs)", _rate(rows, "fixed_best_p"),
+             *FALSE_POSITIVE),
+            ("heldout_mean", "held-out r (PC1) at the chosen layer", held["mean"], *NULL_MEAN),
+            (*ridge_mean, *NULL_MEAN),
         ]
-    return [
-        dict(key="maxstat", design=name, number="max-stat p of the chosen layer < 0.05", value=_rate(rows, "max_stat_p"),
-             kind="power", accept=None, sims=sims),
-        dict(key="heldout_excludes_0", design=name, number="held-out r: selection-aware 95% interval excludes 0", value=held["excludes_0"],
-             kind="power", accept=None, sims=sims),
-        dict(key="heldout_coverage", design=name, number=f"held-out r (mean {held['mean']:.3f}, truth {held['truth']:.3f}): coverage",
-             value=held["coverage"], kind="coverage", accept=(0.92, 0.98), sims=sims),
-        dict(key="heldout_width", design=name, number=f"held-out r: mean width {held['width']:.3f} / needed {held['needed']:.3f}",
-             value=held["ratio"], kind="width ratio", accept=(0.0, 1.3), sims=sims),
-        dict(key="fixed_coverage", design=name, number=f"fixed layer |r| (mean {fixed['mean']:.3f}, truth {fixed['truth']:.3f}): coverage",
-             value=fixed["coverage"], kind="coverage", accept=(0.92, 0.98), sims=sims),
-        dict(key="fixed_width", design=name, number=f"fixed layer: mean width {fixed['width']:.3f} / needed {fixed['needed']:.3f}",
-             value=fixed["ratio"], kind="width ratio", accept=(0.0, 1.3), sims=sims),
-        dict(key="ridge_mean", design=name, number="held-out ridge r at the chosen layer", value=float(np.nanmean(ridge)), kind="mean",
-             accept=None, sims=sims),
-    ]
+    else:
+        numbers = [(*maxstat, *POWER), (*held_0, *POWER)]
+        for key, label, short, c in (("heldout", "held-out r", "held-out r", held),
+                                     ("fixed", "fixed layer |r|", "fixed layer", fixed)):
+            numbers += [
+                (f"{key}_coverage", f"{label} (mean {c['mean']:.3f}, truth {c['truth']:.3f}): coverage", c["coverage"],
+                 *COVERAGE),
+                (f"{key}_width", f"{short}: mean width {c['width']:.3f} / needed {c['needed']:.3f}", c["ratio"], *WIDTH),
+            ]
+        numbers.append((*ridge_mean, *MEAN))
+    return [dict(key=key, design=design.name, number=number, value=value, kind=kind, accept=accept, sims=len(rows))
+            for key, number, value, kind, accept in numbers]
 
 
 def format_table(rows) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.values import format_number
+
 __all__ = ["Peak", "peak_lines", "nan_peak"]
 
 
@@ -76,11 +78,11 @@ def nan_peak(target: str, component: int, selection: str) -> Peak:
 
 
 def _n(x, digits=2):
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    return format_number(x, f".{digits}f")
 
 
 def _p(x):
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+    return format_number(x, ".3g")
 
 
 def peak_lines(report) -> list[str]:

@@ -8,17 +8,15 @@ emotions), then the ``battery`` section of ``manifest.json``.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from workbench.battery.stats import READINGS, ladder_stats, null_summary, scenario_stats, zscorer
-from workbench.errors import InputError, RunFolderError
-from workbench.io import atomic_write_text, read_json
+from workbench.errors import InputError
+from workbench.runfolder.manifest import json_safe
+from workbench.runfolder.tables import load_rows_and_summary, save_rows_and_summary
 
 __all__ = ["BatteryResult", "score_battery", "BATTERY_FILES"]
 
@@ -41,37 +39,16 @@ class BatteryResult:
         raise InputError(f"battery result: no ladder {name!r}")
 
     def save(self, directory: str | Path) -> Path:
-        from workbench.analysis.manifest import update_manifest, versions
-
-        directory = Path(directory)
-        from workbench.runfolder import run_lock
-
-        with run_lock(directory):  # one writer per run folder
-            atomic_write_text(directory / BATTERY_FILES[0], json.dumps({"format": FORMAT, **self.summary}, indent=1) + "\n")
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows({k: ("" if r[k] is None else r[k]) for k in CSV_COLUMNS} for r in self.rows)
-            atomic_write_text(directory / BATTERY_FILES[1], buf.getvalue())
-            headline = {r: {"mean_rho": self.summary["ladder_mean"][r]["rho"],
-                            "top3": self.summary["scenarios"][r]["top3"]["rate"]} for r in READINGS}
-            update_manifest(directory, "battery", {"files": list(BATTERY_FILES), "layer": self.summary["layer"],
-                                                   "settings": self.summary["settings"], "headline": headline,
-                                                   "versions": versions()})
-        return directory
+        s = self.summary
+        headline = {r: {"mean_rho": s["ladder_mean"][r]["rho"], "top3": s["scenarios"][r]["top3"]["rate"]}
+                    for r in READINGS}
+        return save_rows_and_summary(directory, "battery", BATTERY_FILES, FORMAT, s, CSV_COLUMNS, self.rows, {
+            "layer": s["layer"], "settings": s["settings"], "headline": headline})
 
     @classmethod
     def load(cls, directory: str | Path) -> BatteryResult:
-        directory = Path(directory)
-        missing = [n for n in BATTERY_FILES if not (directory / n).is_file()]
-        if missing:
-            raise RunFolderError(f"{directory}: battery result incomplete ({', '.join(missing)} missing); make it "
-                                 f"with `workbench battery {directory} --layer L`")
-        summary = read_json(directory / BATTERY_FILES[0])
-        if not isinstance(summary, dict) or summary.pop("format", None) != FORMAT:
-            raise RunFolderError(f"{directory / BATTERY_FILES[0]}: not a battery result of format {FORMAT}")
-        with open(directory / BATTERY_FILES[1], encoding="utf-8", newline="") as fh:
-            rows = tuple(dict(r) for r in csv.DictReader(fh))
+        rows, summary = load_rows_and_summary(directory, BATTERY_FILES, FORMAT, "battery result",
+                                              f"workbench battery {directory} --layer L")
         return cls(rows, summary)
 
 
@@ -143,15 +120,4 @@ def score_battery(states, vectors, kind: str = "contrast", n_random: int = 2000,
                "n_opening_tokens": sorted(set(states.n_opening)),
                "settings": {"kind": kind, "n_random": n_random, "n_sets": n_sets, "seed": seed,
                             "n_neutral_tokens": states.n_neutral_tokens, **states.info}}
-    return BatteryResult(tuple(rows), _finite(summary))
-
-
-def _finite(obj):
-    """NaN as None, for JSON."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
+    return BatteryResult(tuple(rows), json_safe(summary))  # NaN as None, for JSON

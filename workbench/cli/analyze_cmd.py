@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from workbench.cli.options import add_dataclass_options, dataclass_from_args
+from workbench.cli.options import add_analysis_options, dataclass_from_args
 from workbench.errors import InputError
 
 __all__ = ["register"]
 
 
 def register(subparsers) -> None:
-    from workbench.analysis.settings import AnalysisSettings
-
     p = subparsers.add_parser(
         "analyze", help="emotion vectors and their geometry against valence and arousal",
         description="Build emotion vectors from a collect run folder (stories: kind 'story'; neutral texts: "
@@ -30,11 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--model-layers", type=int, default=None,
                    help="with --vectors: the model's block count, for fractional depth (default: what the file "
                         "records, else the highest layer + 1)")
-    add_dataclass_options(p, AnalysisSettings)
-    p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
-    p.add_argument("--neutral-variance", type=float, default=0.5,
-                   help="share of the neutral texts' variance whose principal subspace is removed (default: 0.5)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    add_analysis_options(p)
     p.set_defaults(func=run_analyze)
 
     c = subparsers.add_parser(

@@ -14,7 +14,7 @@ import typing
 
 from workbench.values import parse_number_list
 
-__all__ = ["add_dataclass_options", "dataclass_from_args", "parse_number_list", "option_message"]
+__all__ = ["add_dataclass_options", "add_analysis_options", "dataclass_from_args", "parse_number_list", "option_message"]
 
 
 def _scalar_type(tp):
@@ -41,6 +41,21 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, exclude: tuple[s
         else:
             parser.add_argument(flag, dest=field.name, type=_typed(tp, flag), default=default,
                                 help=f"{help_text} (default: {default})")
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """The options of an analysis (``analyze`` and ``run``): the :class:`AnalysisSettings` fields, the ratings,
+    the neutral variance removed, and the progress bars."""
+    from pathlib import Path
+
+    from workbench.analysis.settings import AnalysisSettings
+
+    add_dataclass_options(parser, AnalysisSettings)
+    parser.add_argument("--ratings", type=Path, default=None,
+                        help="ratings CSV (default: the project's data/emotions.csv)")
+    parser.add_argument("--neutral-variance", type=float, default=0.5,
+                        help="share of the neutral texts' variance whose principal subspace is removed (default: 0.5)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars")
 
 
 def _typed(tp, flag):

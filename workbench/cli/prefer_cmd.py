@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.options import add_dataclass_options, dataclass_from_args
+from workbench.values import format_number
 
 __all__ = ["register", "headline"]
 
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def _n(x, spec="+.2f") -> str:
-    return "n/a" if x is None else format(x, spec)
+    return format_number(x, spec)
 
 
 def headline(summary: dict) -> list[str]:

@@ -6,7 +6,6 @@ stderr; the final summary (peak layers, r with CI and q, the report's path) to s
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 import sys
@@ -14,12 +13,12 @@ import time
 from pathlib import Path
 
 from workbench.cli.collect_cmd import add_force_option
-from workbench.cli.options import add_dataclass_options, dataclass_from_args
+from workbench.cli.options import add_analysis_options, add_dataclass_options, dataclass_from_args
 
 __all__ = ["register", "default_out"]
 
+
 def register(subparsers) -> None:
-    from workbench.analysis.settings import AnalysisSettings
     from workbench.collect.config import CollectConfig
 
     p = subparsers.add_parser(
@@ -32,11 +31,7 @@ def register(subparsers) -> None:
                         "or a run folder")
     add_force_option(p)
     add_dataclass_options(p, CollectConfig)
-    add_dataclass_options(p, AnalysisSettings)
-    p.add_argument("--ratings", type=Path, default=None, help="ratings CSV (default: the project's data/emotions.csv)")
-    p.add_argument("--neutral-variance", type=float, default=0.5,
-                   help="share of the neutral texts' variance whose principal subspace is removed (default: 0.5)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars")
+    add_analysis_options(p)
     p.set_defaults(func=run)
 
 

@@ -13,11 +13,6 @@ from typing import TYPE_CHECKING
 
 from workbench._lazy import LazyPackage, lazy_package
 
-_EXPORTS = {
-    "StoryActivations": "workbench.collect.activations",
-    "collect": "workbench.collect.run",
-}
-
 __all__ = ["collect", "StoryActivations"]
 
 
@@ -28,8 +23,8 @@ class _CallablePackage(LazyPackage):
         return collect(*args, **kwargs)
 
 
-if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+if TYPE_CHECKING:  # the public names and their modules: the lazy table (workbench._lazy)
     from workbench.collect.activations import StoryActivations
     from workbench.collect.run import collect
 
-lazy_package(__name__, _EXPORTS, _CallablePackage)
+lazy_package(__name__, cls=_CallablePackage)

@@ -16,7 +16,6 @@ import functools
 import hashlib
 import json
 import logging
-import platform
 import shutil
 import time
 from collections.abc import Sequence
@@ -26,13 +25,13 @@ from typing import TYPE_CHECKING
 import torch
 from tqdm.auto import tqdm
 
-from workbench.collect.activations import MANIFEST_FILE, TENSORS_FILE, StoryActivations, write_run_folder
+from workbench.collect.activations import TENSORS_FILE, StoryActivations, write_run_folder
 from workbench.collect.plan import make_batches, pad_batch, plan_tokens, texts_sha256
 from workbench.collect.pooling import masked_norm_sum, masked_sum
 from workbench.collect.sink import FileSink, MemorySink
 from workbench.errors import InputError, RunFolderError
 from workbench.io import read_json
-from workbench.runfolder import COLLECT_FILES, writing_into
+from workbench.runfolder import COLLECT_FILES, MANIFEST_FILE, versions, writing_into
 
 if TYPE_CHECKING:
     from workbench.data.corpus import Corpus
@@ -42,14 +41,6 @@ __all__ = ["collect", "neutral_texts"]
 
 log = logging.getLogger(__name__)
 _PARTIAL = ".partial"
-
-
-def _versions() -> dict:
-    import numpy
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
 
 
 def neutral_texts(neutral) -> tuple[str, ...]:
@@ -258,7 +249,7 @@ def collect(model: ModelAdapter, texts: Corpus | Sequence[str | list[dict]], *,
     info = {"seconds": round(seconds, 3), "tokens": run_tokens, "tokens_per_s": round(run_tokens / max(seconds, 1e-9), 1),
             "n_batches": len(batches), "resumed_at_batch": start_batch, "corpus_sha256": corpus_sha,
             "truncated": list(plan.truncated), "skipped": [{"index": i, **meta[i]} for i in short],
-            "versions": _versions(), **corpus_info, **({"remote": remote_info} if remote_info else {}),
+            "versions": versions(), **corpus_info, **({"remote": remote_info} if remote_info else {}),
             **(extra_info or {})}
     if plan.truncated:
         log.warning("%d text(s) were cut at max_length=%d tokens", len(plan.truncated), max_length)

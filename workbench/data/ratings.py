@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.arrays import set_per_emotion
 from workbench.errors import InputError
 from workbench.resources import data_path
 
@@ -33,16 +34,8 @@ class Ratings:
     sha256: str = ""
 
     def __post_init__(self):
+        set_per_emotion(self, ("valence", "arousal"), "ratings", finite=True)
         n = len(self.emotions)
-        for name in ("valence", "arousal"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
-            if arr.shape != (n,):
-                raise InputError(f"ratings: {name} has shape {arr.shape}, expected ({n},)")
-            if not np.all(np.isfinite(arr)):
-                bad = [e for e, v in zip(self.emotions, arr) if not np.isfinite(v)]
-                raise InputError(f"ratings: {name} is not finite for {bad}")
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
         if len(self.source) != n:
             raise InputError(f"ratings: {len(self.source)} sources for {n} emotions")
         dup = sorted({e for e in self.emotions if self.emotions.count(e) > 1})

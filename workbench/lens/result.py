@@ -7,8 +7,6 @@ section of ``manifest.json``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +74,9 @@ class LogitLens:
 
     # ---- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        from workbench.analysis.manifest import update_manifest, versions
+        from workbench.runfolder import csv_text, run_lock, update_manifest, versions
 
         directory = Path(directory)
-        from workbench.runfolder import run_lock
-
         with run_lock(directory):  # one writer per run folder
             info = dict(self.info)
             payload = {"format": FORMAT, "emotions": list(self.emotions), "layer": self.layer, "k": self.k,
@@ -90,11 +86,7 @@ class LogitLens:
                        "forms": {e: sorted(v) for e, v in self.forms.items()},
                        "share": None if self.share is None else self.share.to_dict(), "info": info}
             atomic_write_text(directory / LENS_FILES[0], json.dumps(payload, ensure_ascii=False) + "\n")
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(self.table())
-            atomic_write_text(directory / LENS_FILES[1], buf.getvalue())
+            atomic_write_text(directory / LENS_FILES[1], csv_text(CSV_COLUMNS, self.table()))
             update_manifest(directory, "lens", {"layer": self.layer, "k": self.k, "files": list(LENS_FILES),
                                                 "share": None if self.share is None else self.share.share,
                                                 "info": info, "versions": versions()})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.arrays import set_per_emotion
 from workbench.errors import InputError, RunFolderError
 from workbench.io import atomic_write_text, read_json
 
@@ -82,12 +83,8 @@ class MonitorResult:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        set_per_emotion(self, ("neutral_mean", "neutral_sd"), "monitor")
         e = len(self.emotions)
-        for name in ("neutral_mean", "neutral_sd"):
-            value = np.asarray(getattr(self, name), dtype=np.float64)
-            if value.shape != (e,):
-                raise InputError(f"monitor: {name} has shape {value.shape}, expected ({e},)")
-            object.__setattr__(self, name, value)
         if self.valence and len(self.valence) != e:
             raise InputError(f"monitor: {len(self.valence)} valences for {e} emotions")
         for t in self.texts:

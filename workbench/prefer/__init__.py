@@ -1,29 +1,18 @@
 """Preferences between activities: Bradley-Terry tournaments read from two logits, against the valence
 projection, under steering and ablation.
 
-The names below are imported on first use (:mod:`workbench._lazy`).
+Its names are imported on first use (:mod:`workbench._lazy`): :class:`PreferSettings` is
+read without torch.
 """
 
 from typing import TYPE_CHECKING
 
 from workbench._lazy import lazy_package
 
-# name -> module that defines it
-_EXPORTS = {
-    "fit_bradley_terry": "workbench.prefer.bt",
-    "wins_matrix": "workbench.prefer.bt",
-    "load_activities": "workbench.prefer.activities",
-    "PreferSettings": "workbench.prefer.settings",
-    "prepare_prefer": "workbench.prefer.experiment",
-    "run_prefer": "workbench.prefer.experiment",
-    "PreferenceResult": "workbench.prefer.result",
-    "resummarize": "workbench.prefer.again",
-}
-
 __all__ = ["fit_bradley_terry", "wins_matrix", "load_activities", "PreferSettings", "prepare_prefer", "run_prefer",
            "PreferenceResult", "resummarize"]
 
-if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/test_import_cycles.py)
+if TYPE_CHECKING:  # the public names and their modules: the lazy table (workbench._lazy)
     from workbench.prefer.activities import load_activities
     from workbench.prefer.again import resummarize
     from workbench.prefer.bt import fit_bradley_terry, wins_matrix
@@ -31,4 +20,4 @@ if TYPE_CHECKING:  # the names the table resolves to, for type checkers (tests/t
     from workbench.prefer.result import PreferenceResult
     from workbench.prefer.settings import PreferSettings
 
-lazy_package(__name__, _EXPORTS)
+lazy_package(__name__)

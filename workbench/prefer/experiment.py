@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.errors import InputError
+from workbench.errors import InputError, SettingError
 from workbench.prefer.activities import Activities
 from workbench.prefer.settings import PreferSettings
 
@@ -67,7 +67,8 @@ def _control(acts, L: int, seed: int, orthogonal: bool) -> torch.Tensor:
     v = random_directions(acts.d_model, 1, seed + 1000 + L, L)[0].vector.double()
     if orthogonal:
         if L not in acts.layers:
-            raise InputError(f"--ablation-control orthogonal: layer {L} was not collected in this run")
+            raise SettingError(f"ablation_control orthogonal: layer {L} was not collected in this run",
+                               "ablation_control")
         m = acts.means[:, acts.layers.index(L)].double().mean(dim=0)
         m = m / m.norm()
         v = v - (v @ m) * m

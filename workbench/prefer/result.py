@@ -8,16 +8,13 @@ the across-direction correlation, settings, timings), then the ``prefer`` sectio
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import RunFolderError
-from workbench.io import atomic_write_text, read_json
+from workbench.runfolder.manifest import json_safe
+from workbench.runfolder.tables import load_rows_and_summary, save_rows_and_summary
 
 __all__ = ["PreferenceResult", "summarize", "PREFER_FILES"]
 
@@ -35,50 +32,16 @@ class PreferenceResult:
     summary: dict = field(default_factory=dict)
 
     def save(self, directory: str | Path) -> Path:
-        from workbench.analysis.manifest import update_manifest, versions
-        from workbench.runfolder import run_lock
-
-        directory = Path(directory)
-        with run_lock(directory):  # one writer per run folder
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(self.rows)
-            atomic_write_text(directory / PREFER_FILES[0], buf.getvalue())
-            atomic_write_text(directory / PREFER_FILES[1],
-                              json.dumps({"format": FORMAT, **self.summary}, indent=1) + "\n")
-            s = self.summary
-            update_manifest(directory, "prefer", {
-                "files": list(PREFER_FILES), "layer": s["info"]["layer"], "settings": s["info"]["settings"],
-                "made_from": s["info"]["made_from"], "versions": versions(),
-                "headline": {"elo_valence_r": s["elo_valence"]["r"], "p_perm": s["elo_valence"]["p_perm"]}})
-        return directory
+        s = self.summary
+        return save_rows_and_summary(directory, "prefer", PREFER_FILES, FORMAT, s, CSV_COLUMNS, self.rows, {
+            "layer": s["info"]["layer"], "settings": s["info"]["settings"], "made_from": s["info"]["made_from"],
+            "headline": {"elo_valence_r": s["elo_valence"]["r"], "p_perm": s["elo_valence"]["p_perm"]}})
 
     @classmethod
     def load(cls, directory: str | Path) -> PreferenceResult:
-        directory = Path(directory)
-        missing = [n for n in PREFER_FILES if not (directory / n).is_file()]
-        if missing:
-            raise RunFolderError(f"{directory}: preference result incomplete ({', '.join(missing)} missing); make it "
-                                 f"with `workbench prefer {directory} --layer L`")
-        summary = read_json(directory / PREFER_FILES[1])
-        if not isinstance(summary, dict) or summary.pop("format", None) != FORMAT:
-            raise RunFolderError(f"{directory / PREFER_FILES[1]}: not a preference result of format {FORMAT}")
-        with open(directory / PREFER_FILES[0], encoding="utf-8", newline="") as fh:
-            rows = tuple(dict(r) for r in csv.DictReader(fh))
+        rows, summary = load_rows_and_summary(directory, PREFER_FILES, FORMAT, "preference result",
+                                              f"workbench prefer {directory} --layer L")
         return cls(rows, summary)
-
-
-def _finite(obj):
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return None if obj != obj else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _rows(plan, ordered, gaps) -> list[dict]:
@@ -194,4 +157,4 @@ def summarize(plan, ordered, gaps, projections, perplexity, info) -> PreferenceR
         "conditions": shifts, "across_directions": _across(plan, shifts[1:], projection_r),
         "unsteered_perplexity": base_ppl, "info": info,
     }
-    return PreferenceResult(tuple(_rows(plan, ordered, gaps)), _finite(summary))
+    return PreferenceResult(tuple(_rows(plan, ordered, gaps)), json_safe(summary))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from workbench.errors import InputError
+from workbench.errors import SettingError
+from workbench.values import check_ints, parse_number_list
 
 __all__ = ["PreferSettings", "DEFAULT_ALPHAS"]
 
@@ -13,18 +14,22 @@ DEFAULT_ALPHAS = (-0.4, 0.4)
 
 
 def _alphas(value) -> tuple[float, ...]:
-    from workbench.values import parse_number_list
-
-    values = parse_number_list(value, "--alphas") if isinstance(value, str) else list(value)
+    values = parse_number_list(value, "alphas") if isinstance(value, str) else list(value)
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise InputError(f"--alphas: {v!r} is not a finite number")
+            raise SettingError(f"alphas: {v!r} is not a finite number", "alphas")
         out.append(float(v))
     if not out or any(a == 0 for a in out) or len(set(out)) != len(out):
-        raise InputError(f"--alphas: give distinct non-zero steering strengths (alpha 0 is the unsteered "
-                         f"tournament, always run), got {out}")
+        raise SettingError(f"alphas: give distinct non-zero steering strengths (alpha 0 is the unsteered "
+                           f"tournament, always run), got {out}", "alphas")
     return tuple(sorted(out))
+
+
+def _one_of(value, name: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        choices = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
+        raise SettingError(f"{name} must be {choices}, got {value!r}", name)
 
 
 @dataclass(frozen=True)
@@ -63,24 +68,15 @@ class PreferSettings:
 
     def __post_init__(self):
         object.__setattr__(self, "alphas", _alphas(self.alphas))
-        for name in ("layer", "random_controls", "pairs", "neutral_texts", "bootstrap", "permutations", "seed",
-                     "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InputError(f"--{name.replace('_', '-')} must be an integer, got {value!r}")
-        for name, low in (("random_controls", 0), ("pairs", 0), ("neutral_texts", 1), ("seed", 0),
-                          ("batch_size", 1), ("bootstrap", 100), ("permutations", 100)):
-            if getattr(self, name) < low:
-                raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
-        if self.positions not in ("all", "assistant"):
-            raise InputError(f"--positions must be 'all' or 'assistant', got {self.positions!r}")
-        if self.ablation_control not in ("random", "orthogonal"):
-            raise InputError(f"--ablation-control must be 'random' or 'orthogonal', got {self.ablation_control!r}")
-        if self.format not in ("auto", "chat", "plain"):
-            raise InputError(f"--format must be 'auto', 'chat' or 'plain', got {self.format!r}")
+        check_ints(self, {"layer": None, "random_controls": 0, "pairs": 0, "neutral_texts": 1, "bootstrap": 100,
+                          "permutations": 100, "seed": 0, "batch_size": 1})
+        _one_of(self.positions, "positions", ("all", "assistant"))
+        _one_of(self.ablation_control, "ablation_control", ("random", "orthogonal"))
+        _one_of(self.format, "format", ("auto", "chat", "plain"))
         names = [d.strip() for d in self.directions.split(",")]
         if not all(names) or len(set(names)) != len(names):
-            raise InputError(f"--directions: expected distinct comma-separated names, got {self.directions!r}")
+            raise SettingError(f"directions: expected distinct comma-separated names, got {self.directions!r}",
+                               "directions")
 
     @property
     def direction_names(self) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.report.tables import esc, html_table, num
+from workbench.report.tables import esc, html_table, num, paragraph
 
 __all__ = ["prefer_section"]
 
@@ -16,12 +16,11 @@ def _ci(c, spec=".1f") -> str:
 def prefer_section(data):
     from workbench.figures import elo_bars_figure, elo_valence_figure, preference_shift_figure
     from workbench.prefer.result import PREFER_FILES, PreferenceResult
-    from workbench.report.section import Section
+    from workbench.report.section import Section, missing_results
 
-    if not all((data.run_dir / name).is_file() for name in PREFER_FILES):
-        return Section("prefer", "Preferences", absent=(
-            f"no preference results ({', '.join(PREFER_FILES)}) in the run folder: make them with "
-            f"`workbench prefer {data.run_dir} --layer L`"))
+    absent = missing_results(data, "prefer", "Preferences", PREFER_FILES, "prefer", "preference results")
+    if absent:
+        return absent
     s = PreferenceResult.load(data.run_dir).summary
     info, ev, pb = s["info"], s["elo_valence"], s["position_bias"]["unsteered"]
     text = (f"{s['n_activities']} activities, {s['n_pairs']} pairs, each asked in both orders ({info['format']} "
@@ -39,4 +38,4 @@ def prefer_section(data):
     table = html_table(["tournament", "kind", "shift of the pleasant - unpleasant Elo gap [95% CI]",
                         "perplexity (neutral texts)"], rows, "layers")
     figs = (elo_bars_figure(s), elo_valence_figure(s), preference_shift_figure(s))
-    return Section("prefer", "Preferences", f"<p>{esc(text)}</p>" + table, figs)
+    return Section("prefer", "Preferences", paragraph(text) + table, figs)

@@ -17,6 +17,7 @@ from workbench.report.tables import (
     html_table,
     layers_html,
     manifest_html,
+    paragraph,
 )
 from workbench.report.watch_sections import battery_section, lens_section
 from workbench.values import format_interval
@@ -27,55 +28,57 @@ __all__ = ["Section", "SECTIONS", "headline_section", "depth_section", "pca_sect
 MAX_STEERING_ROWS = 200
 
 
-def _p(text: str) -> str:
-    return f"<p>{esc(text)}</p>"
-
-
 def headline_section(data) -> Section:
-    return Section("headline", "Headline", _p(headline_sentence(data.report)) + headline_html(data.report))
+    return Section("headline", "Headline", paragraph(headline_sentence(data.report)) + headline_html(data.report))
+
+
+# the sections that are figures under a fixed caption: key -> (title, caption)
+FIGURE_CAPTIONS = {
+    "depth": ("Geometry by depth", "|r| of PC1 with valence and of PC2 with arousal at each layer, by fractional "
+              "depth (PC signs are aligned to the ratings). Bands: bootstrap confidence intervals; filled circles: "
+              "Benjamini-Hochberg q < 0.05 across layers; dotted lines: the paper's Claude Sonnet 4.5 values."),
+    "pca": ("PCA by layer", "The emotion vectors (contrast, neutral projection off) on their first two principal "
+            "components. Colour: human valence; size: arousal; hover for the emotion. The slider steps through every "
+            "layer (it starts at the peak valence layer); the title gives that layer's r with its CI and q."),
+    "cka": ("Similarity across layers (CKA)", "Linear CKA between the layers' emotion vectors. The biased estimator is "
+            "near 1 even for unrelated matrices when there are fewer emotions than dimensions; the debiased one is "
+            "not. The colour bars state the mean upper end of the shuffled-rows null band."),
+    "cosine": ("Valence directions across layers", "Cosine between the layers' cross-validated (ridge) valence "
+               "directions, and between adjacent layers: does one axis carry valence through depth?"),
+}
+
+
+def _captioned(key: str, figures) -> Section:
+    title, caption = FIGURE_CAPTIONS[key]
+    return Section(key, title, paragraph(caption), tuple(figures))
 
 
 def depth_section(data) -> Section:
     from workbench.figures import depth_figure
 
     rows = data.report.layers_table()
-    figs = tuple(depth_figure([(data.label, rows)], neutral_projection=c.neutral_projection)
-                 for c in data.report.conditions)
-    text = ("|r| of PC1 with valence and of PC2 with arousal at each layer, by fractional depth (PC signs are "
-            "aligned to the ratings). Bands: bootstrap confidence intervals; filled circles: Benjamini-Hochberg "
-            "q < 0.05 across layers; dotted lines: the paper's Claude Sonnet 4.5 values.")
-    return Section("depth", "Geometry by depth", _p(text), figs)
+    return _captioned("depth", (depth_figure([(data.label, rows)], neutral_projection=c.neutral_projection)
+                                for c in data.report.conditions))
 
 
 def pca_section(data) -> Section:
     from workbench.figures import pca_figure
 
-    fig = pca_figure(data.vectors, data.ratings, data.report, kind="contrast")
-    text = ("The emotion vectors (contrast, neutral projection off) on their first two principal components. "
-            "Colour: human valence; size: arousal; hover for the emotion. The slider steps through every layer "
-            "(it starts at the peak valence layer); the title gives that layer's r with its CI and q.")
-    return Section("pca", "PCA by layer", _p(text), (fig,))
+    return _captioned("pca", [pca_figure(data.vectors, data.ratings, data.report, kind="contrast")])
 
 
 def cka_section(data) -> Section:
     from workbench.figures import cka_figure, cka_null_levels
 
     off = data.report.condition(False)
-    fig = cka_figure(off.cka_debiased, off.cka_biased, cka_null_levels(data.report), data.report.layers)
-    text = ("Linear CKA between the layers' emotion vectors. The biased estimator is near 1 even for unrelated "
-            "matrices when there are fewer emotions than dimensions; the debiased one is not. The colour bars "
-            "state the mean upper end of the shuffled-rows null band.")
-    return Section("cka", "Similarity across layers (CKA)", _p(text), (fig,))
+    return _captioned("cka", [cka_figure(off.cka_debiased, off.cka_biased, cka_null_levels(data.report),
+                                         data.report.layers)])
 
 
 def cosine_section(data) -> Section:
     from workbench.figures import cosine_figure
 
-    off = data.report.condition(False)
-    fig = cosine_figure(off.valence_cosine, data.report.layers)
-    text = ("Cosine between the layers' cross-validated (ridge) valence directions, and between adjacent layers: "
-            "does one axis carry valence through depth?")
-    return Section("cosine", "Valence directions across layers", _p(text), (fig,))
+    return _captioned("cosine", [cosine_figure(data.report.condition(False).valence_cosine, data.report.layers)])
 
 
 def token_section(data) -> Section:
@@ -102,7 +105,7 @@ def token_section(data) -> Section:
             "the token's residual stream, d the unit ridge valence direction, c the mean emotion vector, so blue "
             "leans positive and red negative relative to the average emotion story. One colour scale for all "
             f"texts. Model: {view.info.get('model', 'n/a')}.")
-    return Section("tokens", "Token view", _p(text), tuple(figs))
+    return Section("tokens", "Token view", paragraph(text), tuple(figs))
 
 
 MAX_MONITOR_TEXTS = 4
@@ -134,7 +137,7 @@ def monitor_section(data) -> Section:
             rows.append([t.label, str(row["message"]), str(row["role"]),
                          ", ".join(f"{e} {v:+.2f}" for v, e in scores[:3]) or "no scored token"])
     table = html_table(["text", "message", "role", "top emotions (mean z over the message's tokens)"], rows, "layers")
-    return Section("monitor", "Monitor", _p(text) + table, tuple(figs))
+    return Section("monitor", "Monitor", paragraph(text) + table, tuple(figs))
 
 
 def _rho(stat) -> str:
@@ -174,14 +177,14 @@ def steering_section(data) -> Section:
     sample = [[r["direction"], f"{r['alpha']:+.2f}", r["prompt"], r["text"], f"{r['vader']:+.2f}",
                f"{r['readback']:.2f}", f"{r['perplexity']:.1f}"]
               for r in result.rows if r["kind"] == "direction" and r["sample"] == 0][:MAX_STEERING_ROWS]
-    texts = _p("Sample 0 of each prompt at every alpha, for the steered direction (all texts: steering.csv).") + \
+    texts = paragraph("Sample 0 of each prompt at every alpha, for the steered direction (all texts: steering.csv).") + \
         html_table(["direction", "alpha", "prompt", "continuation", "VADER", "read-back", "perplexity"], sample,
                    "layers")
-    return Section("steering", "Steering", _p(text) + table, (dose_response_figure(result),), after=texts)
+    return Section("steering", "Steering", paragraph(text) + table, (dose_response_figure(result),), after=texts)
 
 
 def layers_section(data) -> Section:
-    return Section("layers", "Per-layer table", _p("The rows of layers.csv; q: Benjamini-Hochberg across layers.")
+    return Section("layers", "Per-layer table", paragraph("The rows of layers.csv; q: Benjamini-Hochberg across layers.")
                    + layers_html(data.report))
 
 

@@ -11,7 +11,7 @@ import math
 
 from workbench.values import format_number
 
-__all__ = ["esc", "num", "html_table", "headline_html", "headline_sentence", "layers_html", "manifest_html",
+__all__ = ["esc", "paragraph", "num", "html_table", "headline_html", "headline_sentence", "layers_html", "manifest_html",
            "key_values_html", "Raw"]
 
 
@@ -21,6 +21,11 @@ class Raw(str):
 
 def esc(x) -> str:
     return x if isinstance(x, Raw) else html.escape(str(x), quote=True)
+
+
+def paragraph(text: str) -> str:
+    """``text`` escaped, as one HTML paragraph."""
+    return f"<p>{esc(text)}</p>"
 
 
 def num(x, digits: int = 2, kind: str = "f") -> str:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from workbench.report.section import Section
-from workbench.report.tables import esc, html_table, num
+from workbench.report.section import Section, missing_results
+from workbench.report.tables import esc, html_table, num, paragraph
 
 __all__ = ["lens_section", "battery_section"]
 
 SHOWN_TOKENS = 10  # per side in the table
-
-
-def _p(text: str) -> str:
-    return f"<p>{esc(text)}</p>"
 
 
 def _tokens(pieces) -> str:
@@ -22,9 +18,9 @@ def lens_section(data):
     from workbench.figures import own_word_figure
     from workbench.lens import LENS_FILES, LogitLens
 
-    if not (data.run_dir / LENS_FILES[0]).is_file():
-        return Section("lens", "Logit lens", absent=(
-            f"no {LENS_FILES[0]} in the run folder: make it with `workbench lens {data.run_dir} --layer L`"))
+    absent = missing_results(data, "lens", "Logit lens", LENS_FILES[:1], "lens")
+    if absent:
+        return absent
     lens = LogitLens.load(data.run_dir)
     s = lens.share
     text = (f"Each unit emotion vector ({lens.info.get('kind', 'contrast')}) at layer {lens.layer} read through the "
@@ -47,7 +43,7 @@ def lens_section(data):
                        rows, "lens")
     after = (f"<details><summary>tokens of all {len(rows)} emotions (all {lens.k} per side: "
              f"logit_lens.csv)</summary>{table}</details>")
-    return Section("lens", "Logit lens", _p(text), figs, after=after)
+    return Section("lens", "Logit lens", paragraph(text), figs, after=after)
 
 
 def _range(s) -> str:
@@ -58,10 +54,10 @@ def battery_section(data):
     from workbench.battery import BATTERY_FILES, BatteryResult
     from workbench.figures import ladder_figure
 
-    if not all((data.run_dir / n).is_file() for n in BATTERY_FILES):
-        return Section("battery", "Battery: ladders and scenarios", absent=(
-            f"no battery results ({', '.join(BATTERY_FILES)}) in the run folder: make them with "
-            f"`workbench battery {data.run_dir} --layer L`"))
+    absent = missing_results(data, "battery", "Battery: ladders and scenarios", BATTERY_FILES, "battery",
+                             "battery results")
+    if absent:
+        return absent
     result = BatteryResult.load(data.run_dir)
     s = result.summary
     st = s["settings"]
@@ -74,7 +70,7 @@ def battery_section(data):
             "target's place (rho and z do not depend on a direction's norm); p is one-sided (rho or rate at least "
             "the observed). For scenarios, the binomial p against chance (the target replaced by an emotion drawn "
             "at random) is the stricter reference when random directions z-score too low to ever rank high.")
-    parts = [_p(text)]
+    parts = [paragraph(text)]
     for r in ("user_last", "opening"):
         rows = [[e["name"], e["target"], ", ".join(e["values"]), num(e[r]["rho"]), _range(e[r]),
                  num(e[r]["p"], 3), e[r]["rank_among_emotions"]] for e in s["ladders"]]

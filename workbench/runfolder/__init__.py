@@ -6,6 +6,8 @@
   the NaN-safe JSON writer of the result files (:func:`write_json`).
 - :mod:`.integrity`: checksums (:func:`check_digests`), damage named by file (:func:`damaged`), the
   stages a dependent result was made from (:func:`stamp`, :func:`stale_reason`).
+- :mod:`.tables`: results kept as a summary JSON beside a CSV of rows (:func:`save_rows_and_summary`,
+  :func:`load_rows_and_summary`, :func:`csv_text`).
 - from :mod:`workbench.io`: atomic and staged writes, :func:`sha256_file`, :func:`read_json`.
 
 The older homes of these helpers (``workbench.analysis.manifest``, ``workbench.integrity``,
@@ -48,6 +50,7 @@ from workbench.runfolder.manifest import (
     versions,
     write_json,
 )
+from workbench.runfolder.tables import csv_text, load_rows_and_summary, read_csv_rows, save_rows_and_summary
 
 __all__ = [
     "MARKER_FILE", "LOCK_FILE", "COLLECT_FILES", "RUN_FILES", "folder_kind", "claim_output_dir", "check_output_file",
@@ -56,5 +59,5 @@ __all__ = [
     "MANIFEST_FILE", "FORMAT_VERSION", "read_manifest", "check_format", "update_manifest", "drop_manifest_section",
     "versions", "json_safe", "write_json",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
-    "sha256_file", "read_json",
+    "sha256_file", "read_json", "csv_text", "read_csv_rows", "save_rows_and_summary", "load_rows_and_summary",
 ]
