@@ -227,7 +227,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-sha256_of_file = sha256_file  # its former second name
 
 
 def special_kind(path: str | Path) -> str | None:

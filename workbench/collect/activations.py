@@ -12,15 +12,13 @@ from safetensors.torch import load_file
 
 from workbench.collect.store import MeansFile
 from workbench.errors import RunFolderError
-from workbench.io import json_bytes, jsonl_lines, safetensors_writer, sha256_of_file, staged_writes
-from workbench.runfolder import damaged
+from workbench.io import json_bytes, jsonl_lines, safetensors_writer, sha256_file, staged_writes
+from workbench.runfolder import FORMAT_VERSION, MANIFEST_FILE, damaged
 from workbench.runfolder.manifest import collect_section
 
 __all__ = ["StoryActivations", "FORMAT_VERSION", "write_run_folder"]
 
-FORMAT_VERSION = 1
 TENSORS_FILE = "activations.safetensors"
-MANIFEST_FILE = "manifest.json"
 TEXTS_FILE = "texts.jsonl"
 
 
@@ -166,7 +164,7 @@ class StoryActivations:
             if not (directory / name).is_file():
                 raise RunFolderError(f"{directory} lacks {name}; collect again")
             expected = (section.get("sha256") or {}).get(name)  # older collects recorded none
-            if verify and expected is not None and sha256_of_file(directory / name) != expected:
+            if verify and expected is not None and sha256_file(directory / name) != expected:
                 raise RunFolderError(f"{directory / name} does not match {directory / MANIFEST_FILE} (sha256 differs): "
                                      "a save was interrupted or the file was changed; collect again")
         try:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.errors import SettingError
 from workbench.steer.names import NORM_DEFINITIONS, POSITIONS
-from workbench.values import check_int, parse_number_list
+from workbench.values import check_int, check_ints, parse_number_list
 
 __all__ = ["SteerSettings", "DEFAULT_ALPHAS"]
 
@@ -66,12 +66,8 @@ class SteerSettings:
 
     def __post_init__(self):
         object.__setattr__(self, "alphas", _alphas(self.alphas))
-        for name in ("layer", "samples", "seed", "random_controls", "max_new_tokens", "top_k", "batch_size",
-                     "bootstrap"):
-            check_int(getattr(self, name), name)
-        for name, low in (("samples", 1), ("random_controls", 0), ("max_new_tokens", 1), ("top_k", 1),
-                          ("batch_size", 1), ("seed", 0)):
-            check_int(getattr(self, name), name, low)
+        check_ints(self, {"layer": None, "samples": 1, "seed": 0, "random_controls": 0, "max_new_tokens": 1,
+                          "top_k": 1, "batch_size": 1, "bootstrap": None})
         if self.bootstrap < 100:
             raise SettingError(f"bootstrap must be >= 100 for a 95% interval, got {self.bootstrap}", "bootstrap")
         if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
