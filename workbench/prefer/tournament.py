@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.errors import InputError
+from workbench.errors import InputError, SettingError
 
 __all__ = ["QuestionFormat", "FORMATS", "PairPrompt", "choose_format", "answer_ids", "build_prompts",
            "ask", "Answers"]
@@ -49,9 +49,9 @@ def choose_format(tokenizer, name: str = "auto") -> QuestionFormat:
     if name == "auto":
         return FORMATS["chat" if getattr(tokenizer, "chat_template", None) else "plain"]
     if name not in FORMATS:
-        raise InputError(f"--format must be 'auto' or one of {sorted(FORMATS)}, got {name!r}")
+        raise SettingError(f"format must be 'auto' or one of {sorted(FORMATS)}, got {name!r}", "format")
     if FORMATS[name].chat and not getattr(tokenizer, "chat_template", None):
-        raise InputError("--format chat: this model's tokenizer has no chat template; use --format plain")
+        raise SettingError("format chat: this model's tokenizer has no chat template; choose plain", "format")
     return FORMATS[name]
 
 
