@@ -44,7 +44,10 @@ def type_checking_imports(source: str, package: str) -> dict[str, str]:
         for node in block.body:
             if not isinstance(node, ast.ImportFrom):
                 continue
-            module = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            if node.module is None:
+                raise ImportError(f"{package}: `from {'.' * node.level} import ...` in its TYPE_CHECKING block; "
+                                  "a lazy name is imported from the module that defines it (from .sub import name)")
+            module = importlib.util.resolve_name("." * node.level + node.module, package)
             for alias in node.names:
                 if alias.asname not in (None, alias.name):
                     raise ImportError(f"{package}: a lazy name is imported under another name ({alias.name} as "
@@ -62,7 +65,9 @@ class LazyPackage(types.ModuleType):
             get_source = getattr(getattr(self.__spec__, "loader", None), "get_source", None)
             source = get_source(self.__name__) if get_source else None
             if source is None:
-                raise ImportError(f"{self.__name__}: its source is not installed, and its lazy names are read from it")
+                raise ImportError(f"{self.__name__}: installed without its Python source (bytecode only), and its "
+                                  f"public names are read from the source on first use; install the workbench with "
+                                  f"pip (a wheel or `pip install -e .` keeps the sources)")
             table = self.__dict__["_LAZY"] = type_checking_imports(source, self.__name__)
         return table
 
@@ -77,9 +82,9 @@ class LazyPackage(types.ModuleType):
         return value
 
     def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and self._lazy_table().get(name) == f"{self.__name__}.{name}" \
-                and hasattr(value, name):
-            value = getattr(value, name)  # the submodule of the same name: keep the exported object
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{self.__name__}.{name}" \
+                and name in self.__dict__.get("__all__", ()) and hasattr(value, name):
+            value = getattr(value, name)  # the submodule of an exported name: keep the exported object
         super().__setattr__(name, value)
 
     def __dir__(self):
@@ -90,6 +95,7 @@ def lazy_package(module_name: str, table: dict[str, str] | None = None, cls: typ
     """Make the (already executing) package ``module_name`` resolve its names lazily: those of ``table``
     (name -> module) when given, else those its ``if TYPE_CHECKING:`` block imports."""
     module = sys.modules[module_name]
+    module.__dict__.pop("_LAZY", None)  # a reloaded package reads its table again
     if table is not None:
         module.__dict__["_LAZY"] = dict(table)
     module.__class__ = cls
