@@ -48,11 +48,13 @@ def _first_heading(text: str) -> bool:
     return any(m.group(1) == "1" for m in _BRACKET_MARK.finditer(text))
 
 
-_EDGES = re.compile(r"^[\s*_]+|[\s*_]+$")  # white space and markdown emphasis marks around a story, in any mix
-
-
 def _clean(text: str) -> str:
-    return _EDGES.sub("", _RULE_LINE.sub("", text))  # all of them at once: cleaning a clean story changes nothing
+    """Without rule lines, and without the white space and emphasis marks (``*``, ``_``) around it in any
+    mix, so that cleaning a clean story changes nothing."""
+    text = _RULE_LINE.sub("", text)
+    while (cleaned := text.strip().strip("*_")) != text:
+        text = cleaned
+    return text
 
 
 def _pieces(response: str, marks: list[re.Match], expected: int) -> list[str]:
