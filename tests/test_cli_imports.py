@@ -77,7 +77,11 @@ def test_run_folder_errors_import_no_heavy_module(tmp_path, tokenizer):
 
     make_run(tmp_path / "run", make_model_dir(tmp_path / "model", tokenizer))
     make_run(tmp_path / "raw", tmp_path / "model", analysed=False)
-    before = {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("run", "raw")}
+    make_run(tmp_path / "lacks", tmp_path / "model")
+    (tmp_path / "lacks" / "activations.safetensors").unlink()
+    (tmp_path / "unfinished" / ".partial").mkdir(parents=True)  # a collect that has not finished
+    (tmp_path / "unfinished" / ".partial" / "state.json").write_text("{}")
+    before = {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("run", "raw", "lacks", "unfinished")}
     cases = [
         (["steer", "run", "--layer", "99"], "--layer 99 is out of range: the run's model has 3 blocks (0..2)"),
         (["steer", "run", "--layer", "1", "--readback-layer", "-9"], "--readback-layer -9 is out of range"),
@@ -87,6 +91,9 @@ def test_run_folder_errors_import_no_heavy_module(tmp_path, tokenizer):
         (["lens", "run", "--layer", "7"], "--layer 7 is out of range"),
         (["battery", "run", "--layer", "-4"], "--layer -4 is out of range"),
         (["monitor", "run", "--layer", "3", "--text", "the day"], "--layer 3 is out of range"),
+        (["steer", "lacks", "--layer", "1"], "lacks/activations.safetensors does not exist"),
+        (["steer", "unfinished", "--layer", "1"], "unfinished/manifest.json is missing"),
+        (["analyze", "unfinished"], "unfinished has no manifest.json: the collect did not finish"),
         (["analyze", "missing"], "activations folder missing does not exist"),
         (["report", "missing"], "run folder missing does not exist"),
         (["report", "raw"], "raw/manifest.json has no 'analysis' section"),
@@ -96,4 +103,4 @@ def test_run_folder_errors_import_no_heavy_module(tmp_path, tokenizer):
     for (_, excerpt), r in zip(cases, got["results"]):
         assert r["rc"] == 2 and excerpt in r["stderr"] and "Traceback" not in r["stderr"], r
     assert not (tmp_path / "missing").exists()  # and nothing was written into the run folders
-    assert {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("run", "raw")} == before
+    assert {d: sorted(p.name for p in (tmp_path / d).iterdir()) for d in before} == before

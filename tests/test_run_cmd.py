@@ -121,7 +121,7 @@ def test_report_tokens_on_a_collect_and_analyze_run(model_dir, inputs, tmp_path,
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "fig-tokens-1" in page and "token_view.json is not in the run folder" not in page
     assert main(["report", str(run), "--text", "the day", "--token-layer", "7"]) == 2
-    assert "layer 7 was not analysed" in capsys.readouterr().err
+    assert "--token-layer 7 is out of range: the run's model has 3 blocks (0..2)" in capsys.readouterr().err
 
 
 def test_default_out_names_model_corpus_and_subset():

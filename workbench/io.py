@@ -18,7 +18,8 @@ from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_writes", "safetensors_writer",
            "safetensors_layout", "json_bytes", "read_json", "read_text", "iter_jsonl",
-           "iter_json_objects", "text_field", "jsonl_lines", "file_problem", "special_kind", "sha256_file"]
+           "iter_json_objects", "text_field", "jsonl_lines", "file_problem", "special_kind", "sha256_file",
+           "sha256_of_file"]
 
 
 def _file_mode() -> int:
@@ -227,6 +228,9 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+
+
+sha256_of_file = sha256_file  # the name it had before (kept for scripts that import it)
 
 
 def special_kind(path: str | Path) -> str | None:

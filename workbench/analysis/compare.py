@@ -33,7 +33,7 @@ def _check_emotions(labels, reports) -> tuple[str, ...]:
                             f"has in addition {extra[:10]}{'...' if len(extra) > 10 else ''}")
     if problems:
         raise InputError(f"the runs analysed different emotions (compared with {labels[0]}): " + "; ".join(problems)
-                         + ". Analyze them with the same emotions (and the same --exclude-estimated)")
+                         + ". Analyze them with the same emotions (and the same exclude_estimated setting)")
     return first
 
 

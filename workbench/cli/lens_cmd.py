@@ -52,9 +52,9 @@ def _check(args) -> dict:
 
     if args.n_random < 1:
         raise InputError(f"--n-random must be >= 1, got {args.n_random}")
-    manifest = check_run_folder(args.run_dir)
+    check_run_folder(args.run_dir, digests=False)
     args.layer = check_analysed_layers(args.run_dir, layer=args.layer)["layer"]
-    return manifest
+    return check_run_folder(args.run_dir)  # every file the one its manifest recorded
 
 
 def _setup(args, manifest: dict):

@@ -77,8 +77,9 @@ def run(args) -> int:
         raise InputError("give --text TEXT or --transcript FILE (at least one)")
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    check_run_folder(args.run)
+    check_run_folder(args.run, digests=False)
     args.layer = check_analysed_layers(args.run, layer=args.layer)["layer"]  # before torch loads
+    check_run_folder(args.run)  # every file the one its manifest recorded
     from workbench.analysis.vectors import EmotionVectors
     from workbench.monitor import monitor
     from workbench.report.folder import load_run_model

@@ -79,8 +79,9 @@ def run_prefer_cmd(args) -> int:
     settings = dataclass_from_args(PreferSettings, args, layer=args.layer)  # bad settings fail before torch loads
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0, got {args.threads}")
-    check_run_folder(args.run_dir)  # and so do a folder that was not analysed and a layer it does not have
+    check_run_folder(args.run_dir, digests=False)  # and so do a folder that was not analysed, a layer it lacks
     check_analysed_layers(args.run_dir, layer=settings.layer)
+    check_run_folder(args.run_dir)  # every file the one its manifest recorded
     import torch
 
     from workbench.prefer.experiment import prepare_prefer, run_prefer

@@ -27,7 +27,7 @@ _ROW_START = b'{"emotion": '  # how every row generate writes begins (json.dumps
 
 def _not_ours(path: Path, line: int, why: str) -> InputError:
     return InputError(f"{path}, line {line}: not a story row written by `workbench generate` ({why}); generate "
-                      "only continues a file it wrote itself and never edits another: give a new --out")
+                      "only continues a file it wrote itself and never edits another: write to a new file")
 
 
 def _own_row(text: str, path: Path, line: int) -> tuple[str, str]:

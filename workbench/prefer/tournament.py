@@ -51,7 +51,8 @@ def choose_format(tokenizer, name: str = "auto") -> QuestionFormat:
     if name not in FORMATS:
         raise SettingError(f"format must be 'auto' or one of {sorted(FORMATS)}, got {name!r}", "format")
     if FORMATS[name].chat and not getattr(tokenizer, "chat_template", None):
-        raise SettingError("format chat: this model's tokenizer has no chat template; choose plain", "format")
+        raise SettingError("format chat: this model's tokenizer has no chat template; the plain format needs none",
+                           "format")
     return FORMATS[name]
 
 
@@ -97,8 +98,8 @@ def _render(tokenizer, fmt: QuestionFormat, question: str) -> tuple[str, int, in
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     closed = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
     if text.count(question) != 1 or not text.startswith(closed):
-        raise InputError("the chat template does not write the question verbatim once, followed by the "
-                         "generation prompt: use --format plain")
+        raise SettingError("format chat: the chat template does not write the question verbatim once, followed "
+                           "by the generation prompt; the plain format needs no template", "format")
     return text, text.index(question), len(closed), False
 
 

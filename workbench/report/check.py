@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import RunFolderError
-from workbench.io import read_json
 
 __all__ = ["check_run_folder", "REQUIRED_FILES"]
 
@@ -31,14 +30,11 @@ def _make(run_dir: Path) -> str:
 def check_run_folder(run_dir: str | Path, digests: bool = True) -> dict:
     """The manifest of ``run_dir`` once every required file is there (and, with ``digests``, each the file
     its manifest recorded); else a RunFolderError naming the first missing file and the command that makes it."""
+    from workbench.runfolder.manifest import run_manifest
+
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}`")
     path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
-                             f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
-    manifest = read_json(path)
+    manifest = run_manifest(run_dir)
     if not isinstance(manifest, dict) or ("collect" not in manifest and "imported" not in manifest):
         raise RunFolderError(f"{path} has no 'collect' section: collect again with `workbench collect --out {run_dir}`")
     if not manifest.get("analysis"):

@@ -165,7 +165,7 @@ def story_text(meta: dict, run_dir: Path, cache: dict | None = None) -> str:
     path = Path(str(source))
     if not source or not isinstance(line, int) or not isinstance(number, int) or not path.is_file():
         raise RunFolderError(f"{run_dir}/texts.jsonl: the story's source file {source!r} is not found (paths are "
-                             "relative to the folder the collect ran in): run from there, or give texts with --text")
+                             "relative to the folder the collect ran in): run from there, or give the texts (--text at the CLI)")
     cache = {} if cache is None else cache
     if str(path) not in cache:
         cache[str(path)] = path.read_text(encoding="utf-8").splitlines()
@@ -174,7 +174,7 @@ def story_text(meta: dict, run_dir: Path, cache: dict | None = None) -> str:
     stories = row.get("stories") if isinstance(row, dict) else None
     if str(row.get("emotion", "")).strip() != meta.get("emotion") or not stories or number > len(stories):
         raise RunFolderError(f"{path}, line {line}: no story {number} of {meta.get('emotion')!r} there any more "
-                             "(the corpus changed since the collect); give texts with --text")
+                             "(the corpus changed since the collect); give the texts (--text at the CLI)")
     return stories[number - 1]
 
 
@@ -216,6 +216,7 @@ def make_token_view(model: ModelAdapter, run_dir: str | Path, texts: Sequence[st
     from workbench.analysis.vectors import EmotionVectors
     from workbench.data.ratings import load_ratings
     from workbench.report.check import check_run_folder
+    from workbench.runfolder.layers import check_layer
 
     run_dir = Path(run_dir)
     manifest = check_run_folder(run_dir)
@@ -229,9 +230,12 @@ def make_token_view(model: ModelAdapter, run_dir: str | Path, texts: Sequence[st
         raise InputError(f"{model.name}'s weights (sha256 {ours[:12]}...) are not the ones {run_dir} was "
                          f"collected with ({theirs[:12]}...)")
     off = report.condition(False)
-    layer = off.peak.layer if layer is None else int(layer)
-    if layer not in report.layers:
-        raise InputError(f"token view: layer {layer} was not analysed in {run_dir} (layers {list(report.layers)})")
+    if layer is None:
+        if off.peak.layer is None:
+            raise InputError(f"token view: no layer of {run_dir} has a defined PC1-valence r (the default layer "
+                             "is the peak); give the layer")
+        layer = off.peak.layer
+    layer = check_layer(layer, report.n_model_layers, report.layers)
     j = report.layers.index(layer)
     if not np.isfinite(off.directions[j]).all():
         raise InputError(f"token view: {run_dir} has no valence direction at layer {layer} (too few emotions "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from workbench.errors import RunFolderError, SettingError
 from workbench.runfolder.integrity import damaged
-from workbench.runfolder.manifest import read_manifest
+from workbench.runfolder.manifest import check_format, run_manifest
 
 __all__ = ["analysis_section", "analysed_layers", "check_layer", "check_analysed_layers"]
 
@@ -34,9 +34,9 @@ def analysis_section(run_dir: str | Path) -> dict:
     """The analysis section of ``run_dir/manifest.json`` (a manifest of this workbench's format); a folder
     that is missing or was not analysed is refused with the command that makes it."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist")
-    section = read_manifest(run_dir).get("analysis")
+    manifest = run_manifest(run_dir)
+    check_format(manifest, run_dir / "manifest.json")
+    section = manifest.get("analysis")
     if not section:
         raise RunFolderError(f"{run_dir}/manifest.json has no 'analysis' section: run `workbench analyze "
                              f"{run_dir}` (again; an interrupted analysis writes no section)")

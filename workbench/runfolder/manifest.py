@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench.errors import RunFolderError
 from workbench.io import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["MANIFEST_FILE", "FORMAT_VERSION", "read_manifest", "collect_section", "check_format", "update_manifest",
+__all__ = ["MANIFEST_FILE", "FORMAT_VERSION", "read_manifest", "run_manifest", "collect_section", "check_format", "update_manifest",
            "drop_manifest_section", "versions", "json_safe", "write_json"]
 
 MANIFEST_FILE = "manifest.json"
@@ -40,6 +40,19 @@ def read_manifest(directory: str | Path) -> dict:
     manifest = read_json(path)
     check_format(manifest, path)
     return manifest
+
+
+def run_manifest(run_dir: str | Path):
+    """What ``run_dir/manifest.json`` holds (its format is the caller's to check); a missing folder or
+    manifest is refused with the commands that make them."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}`")
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
+                             f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
+    return read_json(path)
 
 
 def collect_section(directory: str | Path) -> dict:

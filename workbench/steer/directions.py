@@ -145,7 +145,8 @@ def token_norm(acts, layer: int) -> float:
     j = _layer_column(acts, layer)
     if acts.token_norms is None:
         raise RunFolderError("the run folder was collected before per-token norms were recorded: collect it "
-                             "again with this version, or pass --norm text-mean (the norm of the texts' mean)")
+                             "again with this version, or use the norm 'text-mean' (the norm of the texts' mean; `--norm text-mean` "
+                             "at the CLI)")
     story = torch.tensor([m.get("kind") == "story" for m in acts.meta], dtype=torch.bool)
     if not story.any():
         raise InputError(f"the activations hold no story text (kinds {sorted({m.get('kind') for m in acts.meta})}):"
