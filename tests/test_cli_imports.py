@@ -92,9 +92,9 @@ def test_run_folder_errors_import_no_heavy_module(tmp_path, tokenizer):
         (["battery", "run", "--layer", "-4"], "--layer -4 is out of range"),
         (["monitor", "run", "--layer", "3", "--text", "the day"], "--layer 3 is out of range"),
         (["steer", "lacks", "--layer", "1"], "lacks/activations.safetensors does not exist"),
-        (["steer", "unfinished", "--layer", "1"], "unfinished/manifest.json is missing"),
+        (["steer", "unfinished", "--layer", "1"], "unfinished has no manifest.json: the collect did not finish"),
         (["analyze", "unfinished"], "unfinished has no manifest.json: the collect did not finish"),
-        (["analyze", "missing"], "activations folder missing does not exist"),
+        (["analyze", "missing"], "run folder missing does not exist: make it with `workbench run --out missing`"),
         (["report", "missing"], "run folder missing does not exist"),
         (["report", "raw"], "raw/manifest.json has no 'analysis' section"),
     ]

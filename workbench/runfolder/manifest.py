@@ -44,11 +44,15 @@ def read_manifest(directory: str | Path) -> dict:
 
 def run_manifest(run_dir: str | Path):
     """What ``run_dir/manifest.json`` holds (its format is the caller's to check); a missing folder or
-    manifest is refused with the commands that make them."""
+    manifest, or a collect that did not finish, is refused with the command that makes or resumes it."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}`")
+        raise RunFolderError(f"run folder {run_dir} does not exist: make it with `workbench run --out {run_dir}` "
+                             f"(or `workbench collect --out {run_dir}` then `workbench analyze {run_dir}`)")
     path = run_dir / MANIFEST_FILE
+    if not path.is_file() and (run_dir / ".partial" / "state.json").is_file():
+        raise RunFolderError(f"{run_dir} has no {MANIFEST_FILE}: the collect did not finish "
+                             f"(run `workbench collect ... --out {run_dir}` again to resume)")
     if not path.is_file():
         raise RunFolderError(f"{path} is missing: the run folder is made by `workbench collect --out {run_dir}` "
                              f"then `workbench analyze {run_dir}` (or `workbench run --out {run_dir}`)")
@@ -58,14 +62,8 @@ def run_manifest(run_dir: str | Path):
 def collect_section(directory: str | Path) -> dict:
     """The collect section of a collect's run folder, from its manifest alone (no tensor is read); a folder
     that is missing, unfinished or of another format is refused with the command that makes it."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise RunFolderError(f"activations folder {directory} does not exist")
-    path = directory / MANIFEST_FILE
-    if not path.exists():
-        raise RunFolderError(f"{directory} has no {MANIFEST_FILE}: the collect did not finish "
-                             f"(run `workbench collect ... --out {directory}` again to resume)")
-    manifest = read_json(path)
+    path = Path(directory) / MANIFEST_FILE
+    manifest = run_manifest(directory)
     if not isinstance(manifest, dict):
         raise RunFolderError(f"{path} does not hold a JSON object; collect again")
     if manifest.get("format_version") != FORMAT_VERSION or "collect" not in manifest:
