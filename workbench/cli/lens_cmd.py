@@ -47,14 +47,13 @@ def register(subparsers) -> None:
 def _check(args) -> dict:
     """The run folder's manifest once the settings, the folder and the layer are checked (before torch loads)."""
     from workbench.errors import InputError
-    from workbench.report.check import check_run_folder
-    from workbench.runfolder.layers import check_analysed_layers
+    from workbench.report.check import check_analysed_run
 
     if args.n_random < 1:
         raise InputError(f"--n-random must be >= 1, got {args.n_random}")
-    check_run_folder(args.run_dir, digests=False)
-    args.layer = check_analysed_layers(args.run_dir, layer=args.layer)["layer"]
-    return check_run_folder(args.run_dir)  # every file the one its manifest recorded
+    manifest, layers = check_analysed_run(args.run_dir, layer=args.layer)
+    args.layer = layers["layer"]
+    return manifest
 
 
 def _setup(args, manifest: dict):

@@ -70,16 +70,13 @@ def read_transcripts(paths) -> list[list[dict]]:
 
 
 def run(args) -> int:
-    from workbench.report.check import check_run_folder
-    from workbench.runfolder.layers import check_analysed_layers
+    from workbench.report.check import check_analysed_run
 
     if not args.text and not args.transcript:
         raise InputError("give --text TEXT or --transcript FILE (at least one)")
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    check_run_folder(args.run, digests=False)
-    args.layer = check_analysed_layers(args.run, layer=args.layer)["layer"]  # before torch loads
-    check_run_folder(args.run)  # every file the one its manifest recorded
+    args.layer = check_analysed_run(args.run, layer=args.layer)[1]["layer"]  # before torch loads
     from workbench.analysis.vectors import EmotionVectors
     from workbench.monitor import monitor
     from workbench.report.folder import load_run_model

@@ -73,15 +73,12 @@ def run_prefer_cmd(args) -> int:
     import workbench as wb
     from workbench.errors import InputError
     from workbench.prefer.settings import PreferSettings
-    from workbench.report.check import check_run_folder
-    from workbench.runfolder.layers import check_analysed_layers
+    from workbench.report.check import check_analysed_run
 
     settings = dataclass_from_args(PreferSettings, args, layer=args.layer)  # bad settings fail before torch loads
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0, got {args.threads}")
-    check_run_folder(args.run_dir, digests=False)  # and so do a folder that was not analysed, a layer it lacks
-    check_analysed_layers(args.run_dir, layer=settings.layer)
-    check_run_folder(args.run_dir)  # every file the one its manifest recorded
+    check_analysed_run(args.run_dir, layer=settings.layer)  # and so do a folder not analysed, a layer it lacks
     import torch
 
     from workbench.prefer.experiment import prepare_prefer, run_prefer

@@ -42,12 +42,11 @@ def run_report(args) -> int:
     if args.max_tokens < 1:
         raise InputError(f"--max-tokens must be at least 1, got {args.max_tokens}")
     if args.tokens or args.text:
-        from workbench.runfolder.layers import check_analysed_layers
+        from workbench.report.check import check_analysed_run
 
-        layer = check_analysed_layers(args.run_dir, token_layer=args.token_layer)["token_layer"]  # before torch
+        layer = check_analysed_run(args.run_dir, token_layer=args.token_layer)[1]["token_layer"]  # before torch
         from workbench.report import load_run_model, make_token_view
 
-        check_run_folder(args.run_dir)  # and every file the one recorded, before the model loads
         with run_lock(args.run_dir):  # the token view is written into the run folder
             model = load_run_model(args.run_dir)
             view = make_token_view(model, args.run_dir, texts=args.text, layer=layer,

@@ -70,12 +70,10 @@ def run_steer(args) -> int:
     from workbench.steer.settings import SteerSettings
 
     settings = dataclass_from_args(SteerSettings, args, layer=args.layer)  # bad settings fail before torch loads
-    from workbench.report.check import check_run_folder
-    from workbench.runfolder.layers import check_analysed_layers
+    from workbench.report.check import check_analysed_run
 
-    check_run_folder(args.run_dir, digests=False)  # so do a missing file and a layer the run does not have
-    check_analysed_layers(args.run_dir, layer=settings.layer, readback_layer=settings.readback_layer)
-    check_run_folder(args.run_dir)  # every file the one its manifest recorded
+    # so do a missing file and a layer the run does not have
+    check_analysed_run(args.run_dir, layer=settings.layer, readback_layer=settings.readback_layer)
     from workbench.runfolder import claim_output_dir, run_lock, same_path, writing_into
     from workbench.steer import prepare_steering, run_steering
     from workbench.steer.results import STEER_FILES

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.errors import RunFolderError
 
-__all__ = ["check_run_folder", "REQUIRED_FILES"]
+__all__ = ["check_run_folder", "check_analysed_run", "REQUIRED_FILES"]
 
 # file -> what the report draws from it (all made by `workbench analyze`)
 REQUIRED_FILES = {
@@ -30,6 +30,7 @@ def _make(run_dir: Path) -> str:
 def check_run_folder(run_dir: str | Path, digests: bool = True) -> dict:
     """The manifest of ``run_dir`` once every required file is there (and, with ``digests``, each the file
     its manifest recorded); else a RunFolderError naming the first missing file and the command that makes it."""
+    from workbench.runfolder.layers import analysis_section
     from workbench.runfolder.manifest import run_manifest
 
     run_dir = Path(run_dir)
@@ -37,15 +38,24 @@ def check_run_folder(run_dir: str | Path, digests: bool = True) -> dict:
     manifest = run_manifest(run_dir)
     if not isinstance(manifest, dict) or ("collect" not in manifest and "imported" not in manifest):
         raise RunFolderError(f"{path} has no 'collect' section: collect again with `workbench collect --out {run_dir}`")
-    if not manifest.get("analysis"):
-        raise RunFolderError(f"{path} has no 'analysis' section: run `workbench analyze {run_dir}` "
-                             "(an interrupted or older analysis writes none)")
+    analysis_section(run_dir, manifest)
     for name, used_for in REQUIRED_FILES.items():
         if not (run_dir / name).is_file():
             raise RunFolderError(f"{run_dir / name} is missing (needed for {used_for}): it is made by {_make(run_dir)}")
     if digests:
         _check_recorded(run_dir, manifest)
     return manifest
+
+
+def check_analysed_run(run_dir: str | Path, **layers: int | None) -> tuple[dict, dict[str, int | None]]:
+    """:func:`check_run_folder` with the layer settings (``field=value``) checked against the analysis
+    first, from the manifest alone (before any file is hashed, and before torch is imported):
+    ``(manifest, {field: block index})``."""
+    from workbench.runfolder.layers import check_analysed_layers
+
+    check_run_folder(run_dir, digests=False)
+    checked = check_analysed_layers(run_dir, **layers)
+    return check_run_folder(run_dir), checked
 
 
 def _check_recorded(run_dir: Path, manifest: dict) -> None:

@@ -30,11 +30,12 @@ def check_layer(layer: int, n_layers: int, analysed, field: str = "layer") -> in
     return layer
 
 
-def analysis_section(run_dir: str | Path) -> dict:
-    """The analysis section of ``run_dir/manifest.json`` (a manifest of this workbench's format); a folder
-    that is missing or was not analysed is refused with the command that makes it."""
+def analysis_section(run_dir: str | Path, manifest: dict | None = None) -> dict:
+    """The analysis section of ``run_dir/manifest.json`` (``manifest``: what it holds, when already read),
+    a manifest of this workbench's format; a folder that is missing or was not analysed is refused with the
+    command that makes it."""
     run_dir = Path(run_dir)
-    manifest = run_manifest(run_dir)
+    manifest = run_manifest(run_dir) if manifest is None else manifest
     check_format(manifest, run_dir / "manifest.json")
     section = manifest.get("analysis")
     if not section:
